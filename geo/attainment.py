@@ -1,0 +1,202 @@
+"""Attainment: the plan's targets against actuals, at each target's own scope.
+
+A target's actual comes from the mapped layers (``measure = count``), from the plan's own
+designations (``designation``) or from the reported-actuals table (``reported``). Status is
+``met``, ``behind`` or ``no_data``; "no data" is never shown as zero. Sample records and planned
+sites never count toward attainment: only real, sourced, built sites do.
+
+``aggregate = total`` compares the sum over the scope's counties with the value; ``each`` needs
+every county in scope to reach the value on its own, and adds one row per county.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geo._errors import InputError
+from geo.boundaries import CITY_CODE, CITY_NAME, Units
+from geo.settings import PLAN_DIR
+from layers.schema import level_counts
+
+STATUSES = ("met", "behind", "no_data")
+STATUS_ZH = {"met": "已达标", "behind": "未达标", "no_data": "无数据"}
+
+# Target → designation kind in designations.csv, for targets the plan meets by designating.
+DESIGNATION_OF = {"pilot_counties": "pilot_county", "pilot_towns": "pilot_town"}
+
+RESULT_COLUMNS = [
+    "target_id",
+    "clause",
+    "indicator_zh",
+    "indicator_en",
+    "scope",
+    "scope_code",
+    "scope_name",
+    "actual",
+    "comparator",
+    "target",
+    "unit",
+    "ratio",
+    "status",
+    "status_zh",
+    "deadline",
+    "measure",
+    "layer",
+    "actual_source",
+    "source_line",
+    "note",
+]
+
+
+def load_plan(directory: Path = PLAN_DIR) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Targets, designations and reported actuals as string frames (values parsed later)."""
+    frames = []
+    for name in ("targets.csv", "designations.csv", "reported_actuals.csv"):
+        path = directory / name
+        if not path.exists():
+            raise InputError(f"Missing plan table {path}.")
+        frames.append(pd.read_csv(path, dtype=str, keep_default_na=False))
+    targets = frames[0]
+    targets["value"] = pd.to_numeric(targets["value"])
+    return frames[0], frames[1], frames[2]
+
+
+def _status(actual: float | None, comparator: str, value: float) -> str:
+    if actual is None or (isinstance(actual, float) and np.isnan(actual)):
+        return "no_data"
+    ok = actual == value if comparator == "=" else actual >= value
+    return "met" if ok else "behind"
+
+
+def _matching_sites(sites: pd.DataFrame, target: pd.Series, *, as_of: int | None) -> pd.DataFrame:
+    sel = sites[
+        (sites["layer"] == target["layer"])
+        & ~sites["is_sample"].astype(bool)
+        & sites["status"].ne("planned")
+    ]
+    subtypes = [s for s in target["subtypes"].split(";") if s]
+    if subtypes:
+        sel = sel[sel["subtype"].isin(subtypes)]
+    if target["min_level"]:
+        sel = sel[sel["level"].apply(lambda lv: level_counts(lv, target["min_level"]))]
+    if as_of is not None:
+        year = pd.to_numeric(sel["year"], errors="coerce")
+        sel = sel[year.isna() | (year <= as_of)]
+    return sel
+
+
+def _row(spec: pd.Series, **values) -> dict:
+    keep = ("target_id", "clause", "indicator_zh", "indicator_en", "scope", "comparator", "unit")
+    keep += ("deadline", "measure", "layer", "source_line", "note")
+    base = {key: spec[key] for key in keep}
+    base.update(values)
+    actual, value = base.get("actual"), base["target"]
+    base["status"] = _status(actual, base["comparator"], value)
+    base["status_zh"] = STATUS_ZH[base["status"]]
+    ok = actual is not None and not (isinstance(actual, float) and np.isnan(actual)) and value
+    base["ratio"] = round(float(actual) / float(value), 3) if ok else np.nan
+    return base
+
+
+def _reported(reported: pd.DataFrame, target_id: str, scope_code: str) -> tuple[float | None, str]:
+    rows = reported[(reported["target_id"] == target_id) & (reported["scope_code"] == scope_code)]
+    rows = rows[rows["value"].str.strip() != ""]
+    if rows.empty:
+        return None, ""
+    last = rows.sort_values("period").iloc[-1]
+    return float(last["value"]), f"reported {last['period']}: {last['source']}"
+
+
+def attainment(
+    units: Units,
+    sites: pd.DataFrame,
+    *,
+    as_of: int | None = None,
+    plan_dir: Path = PLAN_DIR,
+) -> pd.DataFrame:
+    """Every target with actual, ratio and status; ``each`` targets add one row per county.
+
+    ``sites`` are assigned sites (:func:`geo.assign.assign_sites`). ``as_of`` counts only sites
+    whose year is known and not later (undated sites count: their existence is sourced).
+    """
+    targets, designations, reported = load_plan(plan_dir)
+    names = units.counties.set_index("code")["name"]
+    rows: list[dict] = []
+    for _, t in targets.iterrows():
+        scope_codes = [c for c in t["scope_counties"].split(";") if c]
+        value = float(t["value"])
+        if t["measure"] == "count":
+            sel = _matching_sites(sites, t, as_of=as_of)
+            in_scope = sel[sel["county_code"].isin(scope_codes)]
+            if t["aggregate"] == "each":
+                per = in_scope["county_code"].value_counts()
+                met = 0
+                for code in scope_codes:
+                    actual = float(per.get(code, 0))
+                    met += actual >= value
+                    rows.append(
+                        _row(
+                            t,
+                            scope_code=code,
+                            scope_name=names.get(code, code),
+                            actual=actual,
+                            target=value,
+                            actual_source="mapped sites",
+                        )
+                    )
+                rows.append(
+                    _row(
+                        t,
+                        scope_code=CITY_CODE,
+                        scope_name=f"{CITY_NAME}(达标县区数)",
+                        actual=float(met),
+                        target=float(len(scope_codes)),
+                        unit="县区",
+                        actual_source="counties meeting the target",
+                    )
+                )
+            else:
+                count = len(in_scope)
+                if t["scope"] == "city":  # city-wide: sites known only to be in Xining count too
+                    count += int((sel["county_code"].fillna("") == "").sum())
+                rows.append(
+                    _row(
+                        t,
+                        scope_code=CITY_CODE,
+                        scope_name=CITY_NAME,
+                        actual=float(count),
+                        target=value,
+                        actual_source="mapped sites",
+                    )
+                )
+        elif t["measure"] == "designation" and t["target_id"] in DESIGNATION_OF:
+            kind = DESIGNATION_OF[t["target_id"]]
+            actual = float((designations["designation"] == kind).sum())
+            rows.append(
+                _row(
+                    t,
+                    scope_code=CITY_CODE,
+                    scope_name=CITY_NAME,
+                    actual=actual,
+                    target=value,
+                    actual_source=f"designated by the plan ({kind})",
+                )
+            )
+        else:
+            codes = scope_codes if t["aggregate"] == "each" else [CITY_CODE]
+            for code in codes:
+                actual, source = _reported(reported, t["target_id"], code)
+                rows.append(
+                    _row(
+                        t,
+                        scope_code=code,
+                        scope_name=CITY_NAME if code == CITY_CODE else names.get(code, code),
+                        actual=np.nan if actual is None else actual,
+                        target=value,
+                        actual_source=source or "no published report found",
+                    )
+                )
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)

@@ -1,0 +1,158 @@
+"""Analysts' command line: ``python -m geo summarize|assign|attainment``.
+
+Exit codes: 0 success; 1 some input rows were rejected or could not be placed in the city (the
+good rows are still processed; the bad ones are printed with row number and reason); 2 the input
+or the arguments are unusable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from geo._errors import InputError
+from geo.attainment import attainment
+from geo.boundaries import load_units
+from geo.coverage import LEVELS, summarize
+from geo.export import FORMATS, export, format_from_suffix
+from geo.pipeline import Sites, load_sites
+from layers.schema import LAYERS
+
+EXIT_OK, EXIT_ROWS, EXIT_UNUSABLE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 already; keep the message short
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_UNUSABLE, f"{self.prog}: error: {message}\n")
+
+
+def _add_site_args(p: argparse.ArgumentParser, *, required: bool = False) -> None:
+    p.add_argument(
+        "--sites",
+        nargs="+",
+        type=Path,
+        default=[],
+        required=required,
+        metavar="FILE",
+        help="registry files (CSV or GeoJSON, canonical schema); each replaces the bundled "
+        "registry of the layers it contains",
+    )
+    p.add_argument(
+        "--include-samples",
+        action="store_true",
+        help="also count the clearly labelled sample records (left out by default)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m geo", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("summarize", help="one row per county or township with coverage fields")
+    s.add_argument("--level", choices=LEVELS, default="county")
+    s.add_argument(
+        "--layer",
+        nargs="+",
+        choices=list(LAYERS),
+        metavar="NAME",
+        help=f"layers to summarise (default all: {', '.join(LAYERS)})",
+    )
+    _add_site_args(s)
+    s.add_argument("--format", choices=FORMATS, help="default: from the output file suffix")
+    s.add_argument("-o", "--output", type=Path, required=True)
+
+    a = sub.add_parser("assign", help="every input site with its county and township")
+    _add_site_args(a, required=True)
+    a.add_argument("-o", "--output", type=Path, required=True, help=".geojson or .csv")
+
+    t = sub.add_parser("attainment", help="the plan's targets against actuals")
+    _add_site_args(t)
+    t.add_argument("--as-of", type=int, metavar="YEAR", help="count sites with year <= YEAR")
+    t.add_argument("--format", choices=("csv", "json"), help="default: from the output suffix")
+    t.add_argument("-o", "--output", type=Path, required=True)
+    return parser
+
+
+def _report(sites: Sites) -> None:
+    for line in sites.load.warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    for r in sites.load.rejects.itertuples(index=False):
+        value = f" ({r.value})" if str(r.value) else ""
+        print(
+            f"rejected: {r.file} row {r.row}, column {r.column}: {r.reason}{value}", file=sys.stderr
+        )
+    for r in sites.problems.itertuples(index=False):
+        where = f" {r.outside_km} km outside Xining" if "outside_city" in r.flags else ""
+        print(f"problem: {r.file} row {r.row} '{r.name}': {r.flags}{where}", file=sys.stderr)
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def _summarize(args: argparse.Namespace) -> Sites:
+    units = load_units()
+    fmt = args.format or format_from_suffix(args.output)
+    sites = load_sites(
+        units, site_files=args.sites, layers=args.layer, include_samples=args.include_samples
+    )
+    table = summarize(units, sites.assigned, level=args.level, layers=args.layer)
+    if fmt in ("csv", "xlsx"):
+        table = table.drop(columns="geometry")
+    _write(args.output, export(table, fmt, layer=f"{args.level}_coverage"))
+    return sites
+
+
+def _assign(args: argparse.Namespace) -> Sites:
+    units = load_units()
+    fmt = format_from_suffix(args.output)
+    if fmt not in ("geojson", "csv"):
+        raise InputError("assign writes .geojson or .csv")
+    sites = load_sites(units, site_files=args.sites, include_samples=True)
+    user_files = {p.name for p in args.sites}
+    out = sites.assigned[sites.assigned["file"].isin(user_files)]
+    _write(args.output, export(out, fmt, layer="sites"))
+    return sites
+
+
+def _attainment(args: argparse.Namespace) -> Sites:
+    units = load_units()
+    fmt = args.format or {".json": "json"}.get(args.output.suffix.lower(), "csv")
+    sites = load_sites(units, site_files=args.sites, include_samples=False)
+    table = attainment(units, sites.assigned, as_of=args.as_of)
+    if fmt == "json":
+        data = json.dumps(
+            json.loads(table.to_json(orient="records", force_ascii=False)),
+            ensure_ascii=False,
+            indent=1,
+        ).encode("utf-8")
+    else:
+        data = export(table, "csv")
+    _write(args.output, data)
+    return sites
+
+
+COMMANDS = {"summarize": _summarize, "assign": _assign, "attainment": _attainment}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        sites = COMMANDS[args.command](args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except (OSError, pd.errors.EmptyDataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    _report(sites)
+    print(f"wrote {args.output}", file=sys.stderr)
+    return EXIT_ROWS if sites.has_issues else EXIT_OK

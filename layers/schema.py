@@ -1,0 +1,155 @@
+"""The four point layers as data: canonical columns, vocabularies and labels.
+
+Behaviour is selected from these tables (layer → subtypes → labels, level order, precision
+labels), not from if-chains, so a new subtype is one line here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Canonical registry columns, in file order. ``subtype`` is a controlled key (see LAYERS);
+# ``subtype_note`` keeps the source's own wording.
+COLUMNS: tuple[str, ...] = (
+    "id",
+    "name",
+    "layer",
+    "subtype",
+    "subtype_note",
+    "level",
+    "county",
+    "township",
+    "village",
+    "lon",
+    "lat",
+    "source_crs",
+    "year",
+    "source",
+    "location_precision",
+    "is_sample",
+    "status",
+    "note",
+)
+REQUIRED: tuple[str, ...] = ("name", "layer")
+
+
+@dataclass(frozen=True)
+class Layer:
+    key: str
+    zh: str
+    en: str
+    color: str  # fill colour on the map (colour-blind safe palette: Okabe-Ito)
+    glyph: str  # a single character drawn in the marker, no icon font needed
+    subtypes: dict[str, tuple[str, str]]  # key → (zh, en)
+    file: str  # registry file under data/sites/
+
+
+LAYERS: dict[str, Layer] = {
+    layer.key: layer
+    for layer in (
+        Layer(
+            "park",
+            "科技园区",
+            "Parks",
+            "#0072B2",
+            "园",
+            {
+                "high_tech_zone": ("高新技术产业开发区", "High-tech industrial development zone"),
+                "econ_dev_zone": ("经济技术开发区", "Economic and technological development zone"),
+                "agri_sci_park": ("农业科技园区", "Agricultural science and technology park"),
+                "modern_agri_demo": ("现代农业示范园区", "Modern agriculture demonstration park"),
+                "industrial_park": ("工业园区", "Industrial park"),
+                "sci_tech_base": ("科技成果产业化基地", "Technology commercialisation base"),
+            },
+            "parks.csv",
+        ),
+        Layer(
+            "incubator",
+            "孵化载体",
+            "Incubators",
+            "#D55E00",
+            "孵",
+            {
+                "maker_space": ("众创空间", "Maker space"),
+                "star_space": ("星创天地", "Rural maker space (Star space)"),
+                "tech_incubator": ("科技企业孵化器", "Technology business incubator"),
+                "startup_park": ("创业园/孵化基地", "Start-up park / incubation base"),
+                "startup_cafe": ("创业咖啡/创新工场", "Start-up café / innovation workshop"),
+                "univ_science_park": ("大学科技园", "University science park"),
+            },
+            "incubators.csv",
+        ),
+        Layer(
+            "poverty_demo",
+            "科技扶贫示范",
+            "Poverty-relief demonstration sites",
+            "#009E73",
+            "扶",
+            {
+                "sci_poverty_demo": ("科技扶贫示范点", "S&T poverty-relief demonstration site"),
+                "industry_poverty_project": (
+                    "产业扶贫示范项目",
+                    "Industrial poverty-relief demonstration project",
+                ),
+            },
+            "poverty_demo.csv",
+        ),
+        Layer(
+            "ecommerce",
+            "农村电商站点",
+            "E-commerce stations",
+            "#CC79A7",
+            "商",
+            {
+                "county_centre": ("县级电子商务服务中心", "County e-commerce service centre"),
+                "town_station": ("乡镇电子商务服务站", "Township e-commerce station"),
+                "village_station": ("村级电子商务服务站点", "Village e-commerce station"),
+                "ecommerce_base": ("电子商务示范基地", "E-commerce demonstration base"),
+            },
+            "ecommerce.csv",
+        ),
+    )
+}
+
+# Highest first. A target's ``min_level`` counts that level and every level above it.
+LEVELS: dict[str, tuple[str, str]] = {
+    "national": ("国家级", "National"),
+    "provincial": ("省级", "Provincial"),
+    "municipal": ("市级", "Municipal"),
+    "county": ("县级", "County"),
+}
+LEVEL_RANK: dict[str, int] = {key: rank for rank, key in enumerate(LEVELS)}
+
+# How a site's point was obtained, most precise first.
+PRECISION: dict[str, tuple[str, str]] = {
+    "exact": ("精确坐标", "Own coordinates"),
+    "village": ("位于所在村(近似)", "At its village (approximate)"),
+    "township_seat": ("位于乡镇驻地(近似)", "Placed at its township seat (approximate)"),
+    "county_seat": ("位于县区驻地(近似)", "Placed at its county seat (approximate)"),
+    "city": ("仅知位于西宁市", "Only known to be in Xining (not mapped)"),
+}
+APPROXIMATE = frozenset({"village", "township_seat", "county_seat"})
+
+SAMPLE_PREFIX = "【示例】"
+
+# Whether a site exists yet. Planned sites are mapped but never count toward attainment.
+STATUS: dict[str, tuple[str, str]] = {
+    "built": ("已建成", "Built / designated"),
+    "planned": ("规划中", "Planned, not confirmed built"),
+}
+
+
+def level_counts(level: str, min_level: str | None) -> bool:
+    """Whether a site of ``level`` counts toward a target needing at least ``min_level``."""
+    if not min_level:
+        return True
+    if level not in LEVEL_RANK:
+        return False
+    return LEVEL_RANK[level] <= LEVEL_RANK[min_level]
+
+
+def layer_of(key: str) -> Layer:
+    try:
+        return LAYERS[key]
+    except KeyError:
+        raise KeyError(f"Unknown layer '{key}'. Layers: {', '.join(LAYERS)}") from None
