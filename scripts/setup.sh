@@ -23,11 +23,17 @@ else
   .venv/bin/python -m pip install --quiet -r requirements.txt
 fi
 
-if [ "$dev" = 1 ] && [ ! -x /usr/bin/chromium ]; then
-  # Debian's Chromium (never a browser download by a test tool).
+# Debian's Chromium for the browser tests (never a browser download by a test tool), and a CJK
+# font so screenshots and rendered images show Chinese instead of empty boxes.
+debs=(chromium chromium-driver fonts-noto-cjk)
+missing=()
+for deb in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$deb" 2>/dev/null | grep -q "install ok installed" || missing+=("$deb")
+done
+if [ "$dev" = 1 ] && [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=""
   if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 echo "setup done: $(.venv/bin/python --version)"
