@@ -1,0 +1,504 @@
+"""Streamlit page: widgets, layout and display of computed views (no geometry code here).
+
+Every widget has a stable key; most are bound to the URL (``bind="query-params"``), so a link
+reopens the same view. Data is loaded and computed once and cached; the map returns only the
+click it needs, so panning never reruns the script.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from dataclasses import replace
+from datetime import date
+from functools import partial
+
+import altair as alt
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from dashboard.i18n import t
+from dashboard.views import (
+    METRICS,
+    UNIT_LEVELS,
+    View,
+    ViewState,
+    build_view,
+    map_targets,
+    metric_label,
+    metric_options,
+)
+from geo.attainment import load_plan
+from geo.boundaries import Units, load_units
+from geo.classify import SCHEMES, STATUS_COLORS
+from geo.export import to_csv, to_geojson, to_gpkg, to_xlsx
+from geo.pipeline import load_sites
+from layers.schema import LAYERS
+from maps.basemaps import available
+from maps.offline import standalone_html
+from maps.render import build_map
+
+# Session-state / query-parameter keys, one place.
+K_LANG, K_MEETING, K_MODE, K_LEVEL, K_LAYER = "lang", "meeting", "mode", "level", "layer"
+K_METRIC, K_TARGET, K_SHOW, K_SAMPLES, K_YEAR = "metric", "target", "show", "samples", "year"
+K_COUNTY, K_SCHEME, K_K, K_BASEMAP = "county", "scheme", "k", "basemap"
+K_MAP, K_BACK = "map", "back"
+BIND = "query-params"
+YEARS = list(range(2010, date.today().year + 1))
+
+
+@st.cache_resource(show_spinner=False)
+def get_units() -> Units:
+    return load_units()
+
+
+@st.cache_data(show_spinner=False)
+def get_sites(_units: Units) -> gpd.GeoDataFrame:
+    """All bundled sites, samples included (views filter them), assigned once."""
+    return load_sites(_units, include_samples=True).assigned
+
+
+@st.cache_data(show_spinner=False)
+def get_plan_marks() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    _, designations, _ = load_plan()
+    d = designations
+    counties = tuple(d.loc[d["designation"] == "pilot_county", "county_code"])
+    towns = tuple(d.loc[d["designation"] == "pilot_town", "township_code"])
+    return counties, towns
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def get_view(state: ViewState, basemap_key: str, _units: Units, _sites: gpd.GeoDataFrame) -> View:
+    counties, towns = get_plan_marks()
+    basemap = available().get(state.basemap)
+    return build_view(
+        _units,
+        _sites,
+        state,
+        basemap=basemap,
+        basemap_key=basemap_key,
+        pilot_counties=counties,
+        pilot_towns=towns,
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def get_map(state: ViewState, basemap_key: str, _view: View):
+    return build_map(_view.spec)
+
+
+def _basemap_key(name: str) -> str:
+    provider = available().get(name)
+    if provider is None or not provider.needs_key:
+        return ""
+    key = os.environ.get(provider.needs_key, "")
+    if not key:
+        try:
+            key = str(st.secrets.get(provider.needs_key, ""))
+        except Exception:  # no secrets file configured
+            key = ""
+    return key
+
+
+def _css(meeting: bool) -> None:
+    base = """
+    <style>
+    .xn-title {font-size: 2.0rem; font-weight: 800; margin: 0 0 .1rem 0;}
+    .xn-sub {color: #555; margin-bottom: .6rem;}
+    .xn-kpi {border-radius: 8px; padding: .55rem .7rem; color: #fff; min-height: 5.4rem;}
+    .xn-kpi .v {font-size: 1.55rem; font-weight: 800;}
+    .xn-kpi .l {font-size: .92rem; line-height: 1.2;}
+    .xn-source {color:#666; font-size:.8rem;}
+    </style>
+    """
+    st.markdown(base, unsafe_allow_html=True)
+    if meeting:
+        st.markdown(
+            """
+            <style>
+            [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
+            header[data-testid="stHeader"] {display: none !important;}
+            .block-container {padding-top: .6rem; max-width: 100% !important;}
+            .xn-title {font-size: 2.9rem;}
+            .xn-sub {font-size: 1.3rem;}
+            .xn-kpi .v {font-size: 2.2rem;} .xn-kpi .l {font-size: 1.2rem;}
+            </style>
+            """,
+            unsafe_allow_html=True,
+        )
+
+
+def _fmt_layer(key: str, lang: str) -> str:
+    layer = LAYERS[key]
+    return layer.en if lang == "en" else layer.zh
+
+
+def _controls(units: Units, lang: str, targets: list[str], attain: pd.DataFrame) -> None:
+    """Sidebar widgets; their values live in session state and the URL."""
+    sb = st.sidebar
+    sb.header(t("controls", lang))
+    mode = sb.radio(
+        t("mode", lang),
+        ["coverage", "attainment"],
+        format_func=lambda m: t(f"mode_{m}", lang),
+        key=K_MODE,
+        bind=BIND,
+        horizontal=True,
+    )
+    if mode == "coverage":
+        sb.radio(
+            t("level", lang),
+            list(UNIT_LEVELS),
+            format_func=lambda v: t(f"level_{v}", lang),
+            key=K_LEVEL,
+            bind=BIND,
+            horizontal=True,
+        )
+        sb.selectbox(
+            t("layer", lang),
+            list(LAYERS),
+            format_func=partial(_fmt_layer, lang=lang),
+            key=K_LAYER,
+            bind=BIND,
+        )
+        level = "township" if st.session_state.get(K_COUNTY) else st.session_state.get(K_LEVEL)
+        sb.selectbox(
+            t("metric", lang),
+            metric_options(level or "county"),
+            format_func=lambda m: metric_label(m, lang),
+            key=K_METRIC,
+            bind=BIND,
+        )
+        sb.selectbox(
+            t("scheme", lang),
+            list(SCHEMES),
+            format_func=lambda s: SCHEMES[s][1] if lang == "en" else SCHEMES[s][0],
+            key=K_SCHEME,
+            bind=BIND,
+        )
+        sb.slider(t("classes", lang), 3, 7, 5, key=K_K, bind=BIND)
+    else:
+        names = attain.drop_duplicates("target_id").set_index("target_id")
+        col = "indicator_en" if lang == "en" else "indicator_zh"
+        sb.selectbox(
+            t("target", lang),
+            targets,
+            format_func=lambda x: f"{names.at[x, 'clause']} {names.at[x, col]}",
+            key=K_TARGET,
+            bind=BIND,
+        )
+    counties = ["", *units.counties["code"]]
+    cnames = units.counties.set_index("code")["name"]
+    sb.selectbox(
+        t("county", lang),
+        counties,
+        format_func=lambda c: t("all_city", lang) if not c else cnames[c],
+        key=K_COUNTY,
+        bind=BIND,
+        disabled=mode == "attainment",
+    )
+    sb.multiselect(
+        t("show_layers", lang),
+        list(LAYERS),
+        default=list(LAYERS),
+        format_func=partial(_fmt_layer, lang=lang),
+        key=K_SHOW,
+        bind=BIND,
+    )
+    sb.toggle(t("samples", lang), value=True, key=K_SAMPLES, bind=BIND)
+    sb.select_slider(
+        t("year", lang), YEARS, value=YEARS[-1], key=K_YEAR, bind=BIND, help=t("year_help", lang)
+    )
+    bases = available()
+    sb.selectbox(
+        t("basemap", lang),
+        list(bases),
+        format_func=lambda b: bases[b].en if lang == "en" else bases[b].zh,
+        key=K_BASEMAP,
+        bind=BIND,
+    )
+
+
+def _state_from_session(lang: str, meeting: bool) -> ViewState:
+    s = st.session_state
+    default = ViewState()
+    return ViewState(
+        mode=s.get(K_MODE) or default.mode,
+        level=s.get(K_LEVEL) or default.level,
+        metric=s.get(K_METRIC) or default.metric,
+        layer=s.get(K_LAYER) or default.layer,
+        show=tuple(s.get(K_SHOW, default.show)),
+        samples=bool(s.get(K_SAMPLES, default.samples)),
+        target=s.get(K_TARGET) or default.target,
+        county=s.get(K_COUNTY) or "",
+        year=int(s.get(K_YEAR) or default.year),
+        scheme=s.get(K_SCHEME) or default.scheme,
+        k=int(s.get(K_K) or default.k),
+        basemap=s.get(K_BASEMAP) or default.basemap,
+        lang=lang,
+        meeting=meeting,
+    ).normalized()
+
+
+def _kpis(view: View, lang: str, meeting: bool) -> None:
+    city = view.attainment[view.attainment["scope_code"] == "630100"]
+    city = city[city["measure"].isin(["count", "designation"])]
+    st.subheader(t("kpi", lang))
+    per_row = 4 if meeting else 5
+    rows = [city.iloc[i : i + per_row] for i in range(0, len(city), per_row)]
+    for chunk in rows:
+        cols = st.columns(per_row)
+        for col, (_, r) in zip(cols, chunk.iterrows(), strict=False):
+            label = r["indicator_en"] if lang == "en" else r["indicator_zh"]
+            actual = "—" if pd.isna(r["actual"]) else f"{r['actual']:g}"
+            color = STATUS_COLORS[r["status"]]
+            status = t("no_data", lang) if r["status"] == "no_data" else r["status_zh"]
+            if lang == "en":
+                status = {"met": "Met", "behind": "Behind", "no_data": "No data"}[r["status"]]
+            col.markdown(
+                f'<div class="xn-kpi" style="background:{color}">'
+                f'<div class="v">{html.escape(actual)} / {r["target"]:g}</div>'
+                f'<div class="l">{html.escape(str(label))} · {html.escape(status)}</div></div>',
+                unsafe_allow_html=True,
+            )
+
+
+def _attainment_table(view: View, lang: str) -> None:
+    a = view.attainment.copy()
+    a["indicator"] = a["indicator_en"] if lang == "en" else a["indicator_zh"]
+    a["progress"] = a["ratio"].clip(upper=1.0)
+    a["status_text"] = a["status"].map({"met": "✅ ", "behind": "⚠️ ", "no_data": "⬜ "}) + (
+        a["status_zh"] if lang == "zh" else a["status"]
+    )
+    show = a[
+        [
+            "clause",
+            "indicator",
+            "scope_name",
+            "actual",
+            "target",
+            "progress",
+            "status_text",
+            "actual_source",
+        ]
+    ]
+    st.dataframe(
+        show,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "clause": t("clause", lang),
+            "indicator": t("indicator", lang),
+            "scope_name": t("scope", lang),
+            "actual": st.column_config.NumberColumn(t("actual", lang), format="%g"),
+            "target": st.column_config.NumberColumn(t("target_value", lang), format="%g"),
+            "progress": st.column_config.ProgressColumn(
+                t("progress", lang), min_value=0.0, max_value=1.0, format="percent"
+            ),
+            "status_text": t("status", lang),
+            "actual_source": "source",
+        },
+        key="attainment_table",
+    )
+
+
+def _coverage_table(view: View, lang: str) -> None:
+    u = pd.DataFrame(view.units.drop(columns="geometry"))
+    cols = ["name", "county_name", *[f"n_{k}" for k in LAYERS]]
+    extra = [c for c in (view.value_column,) if c in u and c not in cols]
+    labels = {f"n_{k}": _fmt_layer(k, lang) for k in LAYERS}
+    labels.update({"name": t("name", lang), "county_name": t("county", lang)})
+    st.dataframe(
+        u[cols + extra],
+        hide_index=True,
+        width="stretch",
+        column_config=labels,
+        key="coverage_table",
+    )
+
+
+def _chart(view: View, lang: str) -> None:
+    s = view.sites[view.sites["county_name"] != ""]
+    if s.empty:
+        return
+    data = s.groupby(["county_name", "layer"]).size().reset_index(name="n")
+    data["layer_name"] = data["layer"].map(partial(_fmt_layer, lang=lang))
+    colors = alt.Scale(
+        domain=[_fmt_layer(k, lang) for k in LAYERS], range=[v.color for v in LAYERS.values()]
+    )
+    chart = (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X("county_name:N", title=t("county", lang), sort="-y"),
+            y=alt.Y("sum(n):Q", title=t("chart", lang)),
+            color=alt.Color("layer_name:N", scale=colors, title=t("layer", lang)),
+            tooltip=["county_name", "layer_name", "n"],
+        )
+    )
+    st.altair_chart(chart, width="stretch")
+
+
+def _downloads(view: View, state: ViewState, basemap_key: str, lang: str) -> None:
+    units = view.units
+    stem = f"xining_{state.mode}_{state.level}{'_' + state.county if state.county else ''}"
+    c1, c2, c3 = st.columns(3)
+    c1.markdown(f"**{t('dl_units', lang)}**")
+    c1.download_button(
+        "GeoJSON",
+        partial(to_geojson, units),
+        f"{stem}.geojson",
+        "application/geo+json",
+        key="dl_units_geojson",
+        on_click="ignore",
+    )
+    c1.download_button(
+        "GeoPackage",
+        partial(to_gpkg, units, layer=stem),
+        f"{stem}.gpkg",
+        "application/geopackage+sqlite3",
+        key="dl_units_gpkg",
+        on_click="ignore",
+    )
+    c1.download_button(
+        "CSV (Excel)",
+        partial(to_csv, units),
+        f"{stem}.csv",
+        "text/csv",
+        key="dl_units_csv",
+        on_click="ignore",
+    )
+    c1.download_button(
+        "XLSX",
+        partial(to_xlsx, units, sheet=state.level),
+        f"{stem}.xlsx",
+        key="dl_units_xlsx",
+        on_click="ignore",
+    )
+    sites = view.sites
+    c2.markdown(f"**{t('dl_sites', lang)}**")
+    c2.download_button(
+        "GeoJSON",
+        partial(to_geojson, sites[sites.geometry.notna()]),
+        "xining_sites.geojson",
+        "application/geo+json",
+        key="dl_sites_geojson",
+        on_click="ignore",
+    )
+    c2.download_button(
+        "CSV (Excel)",
+        partial(to_csv, sites),
+        "xining_sites.csv",
+        "text/csv",
+        key="dl_sites_csv",
+        on_click="ignore",
+    )
+    c3.markdown(f"**{t('dl_map', lang)}**")
+    c3.download_button(
+        "HTML",
+        lambda: standalone_html(get_map(state, basemap_key, view)).encode("utf-8"),
+        f"{stem}.html",
+        "text/html",
+        key="dl_map_html",
+        on_click="ignore",
+    )
+
+
+def _on_map_click(units: Units) -> None:
+    """Drill into a clicked county (the map returns only the clicked feature)."""
+    result = st.session_state.get(K_MAP) or {}
+    drawing = (result or {}).get("last_active_drawing") or {}
+    code = str((drawing.get("properties") or {}).get("code", ""))
+    if (
+        len(code) == 6
+        and code in set(units.counties["code"])
+        and code != st.session_state.get(K_COUNTY)
+    ):
+        st.session_state[K_COUNTY] = code
+
+
+def _back() -> None:
+    st.session_state[K_COUNTY] = ""
+
+
+def main() -> None:
+    st.set_page_config(page_title="西宁县域创新地图", page_icon="🗺️", layout="wide")
+    units = get_units()
+    sites = get_sites(units)
+    lang = st.sidebar.radio(
+        t("language", "zh"),
+        ["zh", "en"],
+        format_func=lambda x: "中文" if x == "zh" else "English",
+        key=K_LANG,
+        bind=BIND,
+        horizontal=True,
+    )
+    meeting = st.sidebar.toggle(t("meeting", lang), key=K_MEETING, bind=BIND)
+    _css(meeting)
+    probe = get_view(ViewState(lang=lang), "", units, sites)
+    targets = map_targets(probe.attainment)
+    _controls(units, lang, targets, probe.attainment)
+    state = _state_from_session(lang, meeting)
+    basemap_key = _basemap_key(state.basemap)
+    if available()[state.basemap].needs_key and not basemap_key:
+        st.sidebar.warning(f"{available()[state.basemap].needs_key} ?")
+        state = replace(state, basemap="none")
+    view = get_view(state, basemap_key, units, sites)
+
+    st.markdown(
+        f'<div class="xn-title">{html.escape(t("title", lang))}</div>', unsafe_allow_html=True
+    )
+    st.markdown(
+        f'<div class="xn-sub">{html.escape(t("subtitle", lang))}</div>', unsafe_allow_html=True
+    )
+    if view.has_samples:
+        st.warning(t("sample_banner", lang), icon="⚠️")
+    if meeting:
+        # the sidebar is hidden: keep a visible way out of meeting mode
+        st.toggle(
+            t("meeting", lang),
+            key="meeting_off",
+            value=True,
+            on_change=lambda: st.session_state.update({K_MEETING: False}),
+        )
+    if state.county:
+        st.button(t("back", lang), key=K_BACK, on_click=_back)
+    elif state.mode == "coverage":
+        st.caption(t("click_hint", lang))
+
+    st_folium(
+        get_map(state, basemap_key, view),
+        key=K_MAP,
+        height=780 if meeting else 620,
+        use_container_width=True,
+        returned_objects=["last_active_drawing"],
+        on_change=partial(_on_map_click, units),
+    )
+    st.markdown(
+        f'<div class="xn-source">{html.escape(t("source_line", lang))}</div>',
+        unsafe_allow_html=True,
+    )
+    _kpis(view, lang, meeting)
+    if meeting:
+        return
+    tabs = st.tabs(
+        [
+            t("attainment_table", lang),
+            t("coverage_table", lang),
+            t("chart", lang),
+            t("downloads", lang),
+        ]
+    )
+    with tabs[0]:
+        _attainment_table(view, lang)
+    with tabs[1]:
+        _coverage_table(view, lang)
+    with tabs[2]:
+        _chart(view, lang)
+    with tabs[3]:
+        _downloads(view, state, basemap_key, lang)
+
+
+__all__ = ["METRICS", "main"]
