@@ -268,6 +268,8 @@ def _add_sites(m: folium.Map, sites: gpd.GeoDataFrame, spec: MapSpec) -> None:
     drawable = sites[sites.geometry.notna() & ~sites.geometry.is_empty]
     for key, layer in LAYERS.items():
         part = drawable[drawable["layer"] == key]
+        if part.empty:
+            continue
         name = f"{layer.zh if spec.lang == 'zh' else layer.en} ({len(part)})"
         group = folium.FeatureGroup(name=name, show=True)
         group.add_to(m)
