@@ -20,7 +20,7 @@ from branca.element import Element, MacroElement, Template
 from folium.plugins import MarkerCluster
 
 from geo.crs import GCJ02, WGS84, wgs84_to_gcj02
-from layers.schema import APPROXIMATE, LAYERS, PRECISION
+from layers.schema import APPROXIMATE, LAYERS, LEVELS, PRECISION
 from maps.basemaps import Basemap, tile_url
 from maps.offline import localize
 
@@ -243,11 +243,12 @@ def _popup_html(row: pd.Series, lang: str) -> str:
     layer = LAYERS[row["layer"]]
     sub = layer.subtypes.get(row.get("subtype", ""), ("", ""))
     precision = PRECISION.get(row.get("location_precision", ""), ("", ""))
+    level = LEVELS.get(row.get("level", ""), ("", ""))
     zh = lang == "zh"
     items = [
         ("图层" if zh else "Layer", layer.zh if zh else layer.en),
         ("类型" if zh else "Subtype", sub[0] if zh else sub[1]),
-        ("级别" if zh else "Level", row.get("level", "")),
+        ("级别" if zh else "Level", level[0] if zh else level[1]),
         ("县区" if zh else "County", row.get("county_name", "")),
         ("乡镇" if zh else "Township", row.get("township_name", "")),
         ("村" if zh else "Village", row.get("village", "")),
