@@ -127,17 +127,26 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]:
     return lon + dlon, lat + dlat
 
 
-def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]:
-    """Invert GCJ-02 by fixed-point iteration on the forward formula (error < 1 cm)."""
-    glon, glat = _arrays(lon, lat)
-    wlon, wlat = glon.copy(), glat.copy()
+def _invert(forward, lon: NDArray, lat: NDArray, lon0: NDArray, lat0: NDArray):
+    """Solve forward(x, y) = (lon, lat) by fixed-point iteration from (lon0, lat0).
+
+    The offsets vary slowly, so each step removes nearly all the remaining error; the loop
+    stops when every point agrees to 1e-10 degrees (~1 cm).
+    """
+    x, y = lon0.copy(), lat0.copy()
     for _ in range(30):
-        flon, flat = wgs84_to_gcj02(wlon, wlat)
-        elon, elat = flon - glon, flat - glat
-        wlon, wlat = wlon - elon, wlat - elat
-        if np.nanmax(np.abs(np.concatenate([np.ravel(elon), np.ravel(elat)])), initial=0) < 1e-10:
+        fx, fy = forward(x, y)
+        ex, ey = fx - lon, fy - lat
+        x, y = x - ex, y - ey
+        if np.nanmax(np.abs(np.concatenate([np.ravel(ex), np.ravel(ey)])), initial=0) < 1e-10:
             break
-    return wlon, wlat
+    return x, y
+
+
+def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]:
+    """Invert GCJ-02 by iterating the forward formula (error < 1 cm)."""
+    glon, glat = _arrays(lon, lat)
+    return _invert(wgs84_to_gcj02, glon, glat, glon, glat)
 
 
 def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]:
@@ -151,14 +160,7 @@ def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]:
 def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]:
     """Invert BD-09 by iterating :func:`gcj02_to_bd09` (error < 1 cm)."""
     blon, blat = _arrays(lon, lat)
-    glon, glat = blon - 0.0065, blat - 0.006
-    for _ in range(30):
-        flon, flat = gcj02_to_bd09(glon, glat)
-        elon, elat = flon - blon, flat - blat
-        glon, glat = glon - elon, glat - elat
-        if np.nanmax(np.abs(np.concatenate([np.ravel(elon), np.ravel(elat)])), initial=0) < 1e-10:
-            break
-    return glon, glat
+    return _invert(gcj02_to_bd09, blon, blat, blon - 0.0065, blat - 0.006)
 
 
 def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]:
