@@ -23,9 +23,11 @@ else
   .venv/bin/python -m pip install --quiet -r requirements.txt
 fi
 
-# Debian's Chromium for the browser tests (never a browser download by a test tool), and a CJK
-# font so screenshots and rendered images show Chinese instead of empty boxes.
-debs=(chromium chromium-driver fonts-noto-cjk)
+# Debian's Chromium for the browser tests (never a browser download by a test tool), a CJK
+# font so browser screenshots show Chinese instead of empty boxes, and poppler-utils (pdfinfo,
+# pdffonts, pdftoppm) to check the PDF maps and briefs. The static maps themselves need no
+# Debian package: their CJK font comes from PyPI (noto-cjk-sans-otc in requirements.txt).
+debs=(chromium chromium-driver fonts-noto-cjk poppler-utils)
 missing=()
 for deb in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$deb" 2>/dev/null | grep -q "install ok installed" || missing+=("$deb")
