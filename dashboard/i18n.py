@@ -41,7 +41,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "downloads": ("下载", "Downloads"),
     "dl_units": ("当前视图单元及指标", "Units of this view with metrics"),
     "dl_sites": ("站点及归属", "Sites with their assignment"),
-    "dl_map": ("当前地图(离线HTML)", "This map (offline HTML)"),
+    "dl_map": ("当前地图(离线HTML/图片/打印)", "This map (offline HTML, images, print)"),
+    "dl_brief": ("县区简报(PDF)", "County briefs (PDF)"),
     "sample_banner": (
         "当前地图含【示例数据】(非真实站点,仅演示用);目标完成情况不计入示例数据。",
         "Sample records are on screen (not real sites, for demonstration only); "

@@ -17,9 +17,10 @@ import altair as alt
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
+from dashboard import upload
 from dashboard.i18n import t
+from dashboard.map_component import MapPayload, map_payload, show_map
 from dashboard.views import (
     METRICS,
     UNIT_LEVELS,
@@ -35,10 +36,13 @@ from geo.boundaries import Units, load_units
 from geo.classify import SCHEMES, STATUS_COLORS
 from geo.export import to_csv, to_geojson, to_gpkg, to_xlsx
 from geo.pipeline import load_sites
+from geo.report import sites_for_export
 from layers.schema import LAYERS
 from maps.basemaps import available
+from maps.brief import county_briefs
 from maps.offline import standalone_html
 from maps.render import build_map
+from maps.static import render_view
 
 # Session-state / query-parameter keys, one place.
 K_LANG, K_MEETING, K_MODE, K_LEVEL, K_LAYER = "lang", "meeting", "mode", "level", "layer"
@@ -55,8 +59,8 @@ def get_units() -> Units:
 
 
 @st.cache_data(show_spinner=False)
-def get_sites(_units: Units) -> gpd.GeoDataFrame:
-    """All bundled sites, samples included (views filter them), assigned once."""
+def get_sites(data_key: str, _units: Units) -> gpd.GeoDataFrame:
+    """All bundled sites, samples included (views filter them), assigned once per units."""
     return load_sites(_units, include_samples=True).assigned
 
 
@@ -70,7 +74,9 @@ def get_plan_marks() -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def get_view(state: ViewState, basemap_key: str, _units: Units, _sites: gpd.GeoDataFrame) -> View:
+def get_view(
+    state: ViewState, basemap_key: str, data_key: str, _units: Units, _sites: gpd.GeoDataFrame
+) -> View:
     counties, towns = get_plan_marks()
     basemap = available().get(state.basemap)
     return build_view(
@@ -85,8 +91,14 @@ def get_view(state: ViewState, basemap_key: str, _units: Units, _sites: gpd.GeoD
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def get_map(state: ViewState, basemap_key: str, _view: View):
+def get_map(state: ViewState, basemap_key: str, data_key: str, _view: View):
     return build_map(_view.spec)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def get_map_payload(state: ViewState, basemap_key: str, data_key: str, _view: View) -> MapPayload:
+    """The map as st_folium sends it, rendered once per view (a rerun only replays it)."""
+    return map_payload(get_map(state, basemap_key, data_key, _view))
 
 
 def _basemap_key(name: str) -> str:
@@ -124,6 +136,9 @@ def _css(meeting: bool) -> None:
             .xn-title {font-size: 2.9rem;}
             .xn-sub {font-size: 1.3rem;}
             .xn-kpi .v {font-size: 2.2rem;} .xn-kpi .l {font-size: 1.2rem;}
+            /* the map fills the screen below the title, whatever the screen's height */
+            iframe[title="streamlit_folium.st_folium"] {
+              height: max(420px, calc(100vh - 10rem)) !important;}
             </style>
             """,
             unsafe_allow_html=True,
@@ -160,6 +175,7 @@ def _controls(units: Units, lang: str, targets: list[str], attain: pd.DataFrame)
             t("layer", lang),
             list(LAYERS),
             format_func=partial(_fmt_layer, lang=lang),
+            index=list(LAYERS).index(ViewState().layer),
             key=K_LAYER,
             bind=BIND,
         )
@@ -186,6 +202,7 @@ def _controls(units: Units, lang: str, targets: list[str], attain: pd.DataFrame)
             t("target", lang),
             targets,
             format_func=lambda x: f"{names.at[x, 'clause']} {names.at[x, col]}",
+            index=targets.index(ViewState().target) if ViewState().target in targets else 0,
             key=K_TARGET,
             bind=BIND,
         )
@@ -196,6 +213,7 @@ def _controls(units: Units, lang: str, targets: list[str], attain: pd.DataFrame)
         counties,
         format_func=lambda c: t("all_city", lang) if not c else cnames[c],
         key=K_COUNTY,
+        on_change=_county_changed,
         bind=BIND,
         disabled=mode == "attainment",
     )
@@ -219,6 +237,45 @@ def _controls(units: Units, lang: str, targets: list[str], attain: pd.DataFrame)
         key=K_BASEMAP,
         bind=BIND,
     )
+
+
+def _heal_select_state(lang: str, attain: pd.DataFrame) -> None:
+    """Turn stale option labels in session state back into option keys.
+
+    Streamlit sends a select widget's value to and from the browser (and the URL) as its
+    ``format_func`` label; when the label is no longer an option, because the language
+    changed, ``deserialize`` keeps the raw label as the value ('无底图(离线)' as basemap:
+    KeyError; '科技园区' in ``show``: no sites). Labels of either language map back here,
+    before the widgets are made.
+    """
+    both = ("zh", "en")
+    names = attain.drop_duplicates("target_id")
+    tables: dict[str, dict[str, str]] = {
+        K_MODE: {t(f"mode_{m}", x): m for m in ("coverage", "attainment") for x in both},
+        K_LEVEL: {t(f"level_{v}", x): v for v in UNIT_LEVELS for x in both},
+        K_LAYER: {_fmt_layer(k, x): k for k in LAYERS for x in both},
+        K_SHOW: {_fmt_layer(k, x): k for k in LAYERS for x in both},
+        K_METRIC: {metric_label(m, x): m for m in METRICS for x in both},
+        K_SCHEME: {pair[i]: key for key, pair in SCHEMES.items() for i in (0, 1)},
+        K_BASEMAP: {getattr(b, x): k for k, b in available().items() for x in both},
+        K_COUNTY: {t("all_city", x): "" for x in both},
+        K_TARGET: {
+            f"{r.clause} {getattr(r, 'indicator_' + x)}": r.target_id
+            for r in names.itertuples()
+            for x in both
+        },
+    }
+    state = st.session_state
+    for key, table in tables.items():
+        if key not in state:
+            continue
+        value = state[key]
+        if isinstance(value, list):
+            healed = [table.get(v, v) if isinstance(v, str) else v for v in value]
+        else:
+            healed = table.get(value, value) if isinstance(value, str) else value
+        if healed != value:
+            state[key] = healed
 
 
 def _state_from_session(lang: str, meeting: bool) -> ViewState:
@@ -341,69 +398,89 @@ def _chart(view: View, lang: str) -> None:
     st.altair_chart(chart, width="stretch")
 
 
-def _downloads(view: View, state: ViewState, basemap_key: str, lang: str) -> None:
-    units = view.units
+def _downloads(
+    view: View,
+    state: ViewState,
+    *,
+    basemap_key: str,
+    data_key: str,
+    units: Units,
+    sites: gpd.GeoDataFrame,
+    lang: str,
+) -> None:
+    """Download buttons; each file is made only when its button is pressed (no rerun)."""
     stem = f"xining_{state.mode}_{state.level}{'_' + state.county if state.county else ''}"
-    c1, c2, c3 = st.columns(3)
-    c1.markdown(f"**{t('dl_units', lang)}**")
-    c1.download_button(
-        "GeoJSON",
-        partial(to_geojson, units),
-        f"{stem}.geojson",
-        "application/geo+json",
-        key="dl_units_geojson",
-        on_click="ignore",
+    table = view.units
+    site_rows = sites_for_export(view.sites)
+    mapped = site_rows[site_rows.geometry.notna()] if "geometry" in site_rows else site_rows
+    counties, towns = get_plan_marks()
+
+    def html_map() -> bytes:
+        return standalone_html(get_map(state, basemap_key, data_key, view)).encode("utf-8")
+
+    briefs = partial(
+        county_briefs,
+        units,
+        sites,
+        counties=[state.county] if state.county else None,
+        lang=lang,
+        year=state.year,
+        layer=state.layer,
+        pilot_counties=counties,
+        pilot_towns=towns,
     )
-    c1.download_button(
-        "GeoPackage",
-        partial(to_gpkg, units, layer=stem),
-        f"{stem}.gpkg",
-        "application/geopackage+sqlite3",
-        key="dl_units_gpkg",
-        on_click="ignore",
-    )
-    c1.download_button(
-        "CSV (Excel)",
-        partial(to_csv, units),
-        f"{stem}.csv",
-        "text/csv",
-        key="dl_units_csv",
-        on_click="ignore",
-    )
-    c1.download_button(
-        "XLSX",
-        partial(to_xlsx, units, sheet=state.level),
-        f"{stem}.xlsx",
-        key="dl_units_xlsx",
-        on_click="ignore",
-    )
-    sites = view.sites
-    c2.markdown(f"**{t('dl_sites', lang)}**")
-    c2.download_button(
-        "GeoJSON",
-        partial(to_geojson, sites[sites.geometry.notna()]),
-        "xining_sites.geojson",
-        "application/geo+json",
-        key="dl_sites_geojson",
-        on_click="ignore",
-    )
-    c2.download_button(
-        "CSV (Excel)",
-        partial(to_csv, sites),
-        "xining_sites.csv",
-        "text/csv",
-        key="dl_sites_csv",
-        on_click="ignore",
-    )
-    c3.markdown(f"**{t('dl_map', lang)}**")
-    c3.download_button(
-        "HTML",
-        lambda: standalone_html(get_map(state, basemap_key, view)).encode("utf-8"),
-        f"{stem}.html",
-        "text/html",
-        key="dl_map_html",
-        on_click="ignore",
-    )
+    columns = {
+        t("dl_units", lang): [
+            ("GeoJSON", partial(to_geojson, table), f"{stem}.geojson", "application/geo+json"),
+            (
+                "GeoPackage",
+                partial(to_gpkg, table, layer=stem),
+                f"{stem}.gpkg",
+                "application/geopackage+sqlite3",
+            ),
+            ("CSV (Excel)", partial(to_csv, table), f"{stem}.csv", "text/csv"),
+            ("XLSX", partial(to_xlsx, table, sheet=state.level), f"{stem}.xlsx", None),
+        ],
+        t("dl_sites", lang): [
+            (
+                "GeoJSON",
+                partial(to_geojson, mapped),
+                "xining_sites.geojson",
+                "application/geo+json",
+            ),
+            ("CSV (Excel)", partial(to_csv, site_rows), "xining_sites.csv", "text/csv"),
+        ],
+        t("dl_map", lang): [
+            ("HTML", html_map, f"{stem}.html", "text/html"),
+            (
+                "PNG 1920×1080",
+                partial(render_view, view, fmt="png", size=(1920, 1080)),
+                f"{stem}.png",
+                "image/png",
+            ),
+            (
+                "PNG 3840×2160",
+                partial(render_view, view, fmt="png", size=(3840, 2160)),
+                f"{stem}_4k.png",
+                "image/png",
+            ),
+            ("PDF (A4)", partial(render_view, view, fmt="pdf"), f"{stem}.pdf", "application/pdf"),
+            ("SVG", partial(render_view, view, fmt="svg"), f"{stem}.svg", "image/svg+xml"),
+            (t("dl_brief", lang), briefs, "xining_briefs.pdf", "application/pdf"),
+        ],
+    }
+    cols = st.columns(len(columns))
+    for ci, (col, (title, buttons)) in enumerate(zip(cols, columns.items(), strict=True)):
+        col.markdown(f"**{html.escape(title)}**")
+        for i, (label, data, name, mime) in enumerate(buttons):
+            col.download_button(
+                label,
+                data,
+                name,
+                mime,
+                key=f"dl_{ci}_{i}",
+                on_click="ignore",
+            )
 
 
 def _on_map_click(units: Units) -> None:
@@ -417,16 +494,55 @@ def _on_map_click(units: Units) -> None:
         and code != st.session_state.get(K_COUNTY)
     ):
         st.session_state[K_COUNTY] = code
+        _county_changed()
+
+
+def _county_changed() -> None:
+    """A chosen county shows its townships; the whole city goes back to counties.
+
+    A language switch also fires this (the widget's value arrives as the other language's
+    label): only a real county code counts as choosing a county.
+    """
+    code = str(st.session_state.get(K_COUNTY) or "")
+    if code.isdigit():
+        st.session_state[K_LEVEL] = "township"
+    elif code == "":
+        st.session_state[K_LEVEL] = "county"
 
 
 def _back() -> None:
     st.session_state[K_COUNTY] = ""
+    _county_changed()
+
+
+def _accept_code_links(units: Units) -> None:
+    """Open links written with codes (?county=630121, ?lang=en, ?layer=incubator ...).
+
+    Bound widgets read only their own ``format_func`` label from the URL and drop anything
+    else, so a code is put into session state before the widget is made; the widget then
+    writes its label back to the URL.
+    """
+    valid: dict[str, set[str]] = {
+        K_LANG: {"zh", "en"},
+        K_COUNTY: set(units.counties["code"]),
+        K_MODE: {"coverage", "attainment"},
+        K_LEVEL: set(UNIT_LEVELS),
+        K_LAYER: set(LAYERS),
+        K_METRIC: set(METRICS),
+        K_SCHEME: set(SCHEMES),
+        K_BASEMAP: set(available()),
+    }
+    state = st.session_state
+    for key, codes in valid.items():
+        value = st.query_params.get(key)
+        if value in codes and state.get(key) != value:
+            state[key] = value
 
 
 def main() -> None:
     st.set_page_config(page_title="西宁县域创新地图", page_icon="🗺️", layout="wide")
     units = get_units()
-    sites = get_sites(units)
+    _accept_code_links(units)
     lang = st.sidebar.radio(
         t("language", "zh"),
         ["zh", "en"],
@@ -437,15 +553,20 @@ def main() -> None:
     )
     meeting = st.sidebar.toggle(t("meeting", lang), key=K_MEETING, bind=BIND)
     _css(meeting)
-    probe = get_view(ViewState(lang=lang), "", units, sites)
+    up = upload.panel(lang)
+    units, uploaded = upload.apply(up, units, lang)
+    data_key = up.key
+    sites = uploaded.assigned if uploaded is not None else get_sites(data_key, units)
+    probe = get_view(ViewState(lang=lang), "", data_key, units, sites)
     targets = map_targets(probe.attainment)
+    _heal_select_state(lang, probe.attainment)
     _controls(units, lang, targets, probe.attainment)
     state = _state_from_session(lang, meeting)
     basemap_key = _basemap_key(state.basemap)
     if available()[state.basemap].needs_key and not basemap_key:
         st.sidebar.warning(f"{available()[state.basemap].needs_key} ?")
         state = replace(state, basemap="none")
-    view = get_view(state, basemap_key, units, sites)
+    view = get_view(state, basemap_key, data_key, units, sites)
 
     st.markdown(
         f'<div class="xn-title">{html.escape(t("title", lang))}</div>', unsafe_allow_html=True
@@ -453,8 +574,20 @@ def main() -> None:
     st.markdown(
         f'<div class="xn-sub">{html.escape(t("subtitle", lang))}</div>', unsafe_allow_html=True
     )
-    if view.has_samples:
+    if view.has_samples and not meeting:  # in meeting mode the map's note box says it
         st.warning(t("sample_banner", lang), icon="⚠️")
+    if state.county:
+        st.button(t("back", lang), key=K_BACK, on_click=_back)
+    elif state.mode == "coverage" and not meeting:
+        st.caption(t("click_hint", lang))
+
+    show_map(
+        get_map_payload(state, basemap_key, data_key, view),
+        key=K_MAP,
+        height=780 if meeting else 620,
+        returned_objects=["last_active_drawing"],
+        on_change=partial(_on_map_click, units),
+    )
     if meeting:
         # the sidebar is hidden: keep a visible way out of meeting mode
         st.toggle(
@@ -463,19 +596,6 @@ def main() -> None:
             value=True,
             on_change=lambda: st.session_state.update({K_MEETING: False}),
         )
-    if state.county:
-        st.button(t("back", lang), key=K_BACK, on_click=_back)
-    elif state.mode == "coverage":
-        st.caption(t("click_hint", lang))
-
-    st_folium(
-        get_map(state, basemap_key, view),
-        key=K_MAP,
-        height=780 if meeting else 620,
-        use_container_width=True,
-        returned_objects=["last_active_drawing"],
-        on_change=partial(_on_map_click, units),
-    )
     st.markdown(
         f'<div class="xn-source">{html.escape(t("source_line", lang))}</div>',
         unsafe_allow_html=True,
@@ -498,7 +618,15 @@ def main() -> None:
     with tabs[2]:
         _chart(view, lang)
     with tabs[3]:
-        _downloads(view, state, basemap_key, lang)
+        _downloads(
+            view,
+            state,
+            basemap_key=basemap_key,
+            data_key=data_key,
+            units=units,
+            sites=sites,
+            lang=lang,
+        )
 
 
 __all__ = ["METRICS", "main"]

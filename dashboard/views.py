@@ -262,7 +262,8 @@ def build_view(
         view_sites = shown_sites[shown_sites["county_code"] == state.county]
     else:
         view_sites = shown_sites
-    map_sites = view_sites[view_sites["layer"].isin(state.show)]
+    # sites outside Xining are reported in the upload check, not drawn or counted on the map
+    map_sites = view_sites[view_sites["layer"].isin(state.show) & (view_sites["county_code"] != "")]
     if (map_sites["location_precision"].isin(APPROXIMATE)).any():
         notes.append(t("approx_sites", lang))
     n_city_only = int((shown_sites["location_precision"] == "city").sum())

@@ -42,74 +42,273 @@ ASSIGN_COLUMNS = (
 )
 
 
+# Point-in-polygon at scale (measured in bench/). Every point is tested exactly with
+# ``shapely.intersects_xy`` on prepared polygons (covers: boundary points count), against the
+# polygons whose bounding box holds it. With many points a grid first settles those that lie
+# well inside one polygon (or outside all) without any test; see :func:`_interior_grid`.
+_GRID_MIN_POINTS = 20_000  # below this the grid costs more than it saves
+_GRID_MAX_CELLS = 1 << 22  # 4M cells: ~100 MB of temporary arrays at most
+_GRID_MAX_BAND = 0.35  # skip the grid when borders would cover more of it than this
+_POLYGONAL = (3, 6)  # shapely type ids of Polygon and MultiPolygon
+
+
 def locate(
     x: np.ndarray, y: np.ndarray, polygons: gpd.GeoSeries, codes: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Index into ``polygons`` of the unit covering each point (-1 if none), and a border mask.
 
     Points covered by more than one polygon (shared borders, or overlaps in user files) go to
-    the polygon with the smallest code.
+    the polygon with the smallest code; the mask marks them. Vectorised: 10⁶ points take well
+    under a second (``bench/``), and no point geometry is ever built.
     """
     n = len(x)
     result = np.full(n, -1, dtype=np.int64)
     border = np.zeros(n, dtype=bool)
-    valid = polygons.notna().to_numpy() & ~polygons.is_empty.to_numpy()
+    every = np.asarray(polygons.to_numpy(), dtype=object)
+    valid = ~(shapely.is_missing(every) | shapely.is_empty(every))
     if n == 0 or not valid.any():
         return result, border
     poly_idx = np.flatnonzero(valid)
-    geoms = polygons.to_numpy()[poly_idx]
-    tree = shapely.STRtree(geoms)
+    geoms = every[poly_idx]
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
     finite = np.isfinite(x) & np.isfinite(y)
-    pts = shapely.points(x[finite], y[finite])
-    hits = tree.query(pts, predicate="intersects")
-    if hits.size == 0:
-        return result, border
-    pt = np.flatnonzero(finite)[hits[0]]
-    poly = poly_idx[hits[1]]
-    order = np.lexsort((np.asarray(codes)[poly], pt))  # by point, then by code
-    pt, poly = pt[order], poly[order]
-    first = np.ones(len(pt), dtype=bool)
-    first[1:] = pt[1:] != pt[:-1]
-    result[pt[first]] = poly[first]
-    counts = np.bincount(pt, minlength=n)
-    border = counts > 1
+    everywhere = bool(finite.all())
+    if not everywhere:
+        x, y = x[finite], y[finite]
+    local, pt, poly = _cover(x, y, geoms)
+    hits = np.bincount(pt, minlength=len(x))
+    multi = hits[pt] > 1
+    local[pt[~multi]] = poly[~multi]
+    if multi.any():
+        code_order = np.argsort(np.asarray(codes)[poly_idx], kind="stable")
+        rank = np.empty(len(geoms), dtype=np.int64)
+        rank[code_order] = np.arange(len(geoms))
+        mp, mq = pt[multi], poly[multi]
+        order = np.lexsort((rank[mq], mp))  # by point, then by code
+        mp, mq = mp[order], mq[order]
+        first = np.ones(len(mp), dtype=bool)
+        first[1:] = mp[1:] != mp[:-1]
+        local[mp[first]] = mq[first]
+    if len(poly_idx) < len(polygons):
+        local = np.where(local >= 0, poly_idx[np.maximum(local, 0)], -1)
+    if everywhere:
+        return local, hits > 1
+    result[finite] = local
+    border[finite] = hits > 1
     return result, border
 
 
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``concatenate([arange(s, s + c) for s, c in ...])`` and the run each item comes from."""
+    run = np.repeat(np.arange(len(counts)), counts)
+    offsets = np.cumsum(counts) - counts
+    return starts[run] + (np.arange(len(run)) - offsets[run]), run
+
+
+def _cover(
+    x: np.ndarray, y: np.ndarray, geoms: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which polygons cover each point (boundary included).
+
+    Returns ``settled`` (per point: the one polygon whose interior holds it, -1 for none or
+    not settled) and the (point, polygon) pairs of the exact test for the points not settled.
+    """
+    shapely.prepare(geoms)
+    bounds = shapely.bounds(geoms)
+    grid = _interior_grid(geoms, bounds, len(x)) if len(x) >= _GRID_MIN_POINTS else None
+    if grid is None:
+        pt, poly = _exact_pairs(x, y, geoms, bounds)
+        return np.full(len(x), -1, dtype=np.int64), pt, poly
+    owner, x0, y0, side = grid  # owner has a ring of -1 cells around the grid
+    ny, nx = owner.shape
+    col = (x - x0) / side
+    np.clip(col, 0, nx - 1, out=col)  # off the grid: onto the ring of -1
+    row = (y - y0) / side
+    np.clip(row, 0, ny - 1, out=row)
+    cell = owner.ravel()[row.astype(np.int64) * nx + col.astype(np.int64)].astype(np.int64)
+    rest = np.flatnonzero(cell == -2)
+    cell[rest] = -1
+    pt, poly = _exact_pairs(x[rest], y[rest], geoms, bounds)
+    return cell, rest[pt], poly
+
+
+def _exact_pairs(
+    x: np.ndarray, y: np.ndarray, geoms: np.ndarray, bounds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs by the exact test, on candidates from a bucket grid over the bounding boxes.
+
+    Buckets about a third of a typical box wide (finer with many points, at most ~4 per
+    point): a point meets few boxes beyond those that hold it.
+    """
+    empty = np.empty(0, dtype=np.int64)
+    if len(x) == 0:
+        return empty, empty
+    bx0, by0, bx1, by1 = (np.ascontiguousarray(bounds[:, i]) for i in range(4))
+    x0, y0, x1, y1 = bx0.min(), by0.min(), bx1.max(), by1.max()
+    fine = np.sqrt(len(x)) / 8
+    gx = max(3 * (x1 - x0) / max(np.median(bx1 - bx0), 1e-12), fine, 1.0)
+    gy = max(3 * (y1 - y0) / max(np.median(by1 - by0), 1e-12), fine, 1.0)
+    shrink = max(np.sqrt(gx * gy / max(4 * len(x), 64)), 1.0)
+    gx, gy = int(max(min(gx / shrink, 4096), 1)), int(max(min(gy / shrink, 4096), 1))
+    w = (x1 - x0) / gx or 1.0
+    h = (y1 - y0) / gy or 1.0
+    idx = np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+    # The same monotone formula for points and boxes: a point in a box is in one of its buckets.
+    bucket = np.minimum(((y[idx] - y0) / h).astype(np.int64), gy - 1) * gx + np.minimum(
+        ((x[idx] - x0) / w).astype(np.int64), gx - 1
+    )
+    idx = idx[np.argsort(bucket, kind="stable")]
+    start = np.zeros(gx * gy + 1, dtype=np.int64)
+    np.cumsum(np.bincount(bucket, minlength=gx * gy), out=start[1:])
+    c0 = np.minimum(((bx0 - x0) / w).astype(np.int64), gx - 1)
+    c1 = np.minimum(((bx1 - x0) / w).astype(np.int64), gx - 1)
+    r0 = np.minimum(((by0 - y0) / h).astype(np.int64), gy - 1)
+    r1 = np.minimum(((by1 - y0) / h).astype(np.int64), gy - 1)
+    rows, poly = _ranges(r0, r1 - r0 + 1)  # one run of buckets per box row
+    lo = start[rows * gx + c0[poly]]
+    hi = start[rows * gx + c1[poly] + 1]
+    k, run = _ranges(lo, hi - lo)
+    pt, pp = idx[k], poly[run]
+    xp, yp = x[pt], y[pt]
+    keep = (xp >= bx0[pp]) & (xp <= bx1[pp]) & (yp >= by0[pp]) & (yp <= by1[pp])
+    pt, pp = pt[keep], pp[keep]
+    hit = shapely.intersects_xy(geoms[pp], x[pt], y[pt])
+    return pt[hit], pp[hit]
+
+
+def _interior_grid(
+    geoms: np.ndarray, bounds: np.ndarray, n_points: int
+) -> tuple[np.ndarray, float, float, float] | None:
+    """A grid whose cells say which polygon holds them whole, or None when not worth it.
+
+    Per cell: ``i >= 0`` when polygon ``i`` alone covers the cell and no border comes within two
+    cells of it, ``-1`` when no polygon covers it (same margin), ``-2`` otherwise (the exact test
+    decides). Interiors come from an even-odd scanline through the cell centres; borders are
+    sampled every half cell and widened by two cells, which covers every cell a border touches
+    plus one cell against rounding. A cell centre that far from every border is classified
+    exactly, and so is any point in that cell. Invalid or non-polygonal geometries are not
+    rasterised: their bounding box is left to the exact test.
+    """
+    x0, y0 = bounds[:, 0].min(), bounds[:, 1].min()
+    x1, y1 = bounds[:, 2].max(), bounds[:, 3].max()
+    ncell = int(np.clip(2 * n_points, 1 << 16, _GRID_MAX_CELLS))
+    area = (x1 - x0) * (y1 - y0)
+    if not area > 0:
+        return None
+    side = float(np.sqrt(area / ncell))
+    perimeter = float(shapely.length(geoms).sum())
+    if 5 * perimeter / side > _GRID_MAX_BAND * ncell:
+        return None  # small polygons: nearly every cell would touch a border
+    x0, y0 = x0 - 3 * side, y0 - 3 * side
+    nx = int(np.ceil((x1 - x0) / side)) + 4
+    ny = int(np.ceil((y1 - y0) / side)) + 4
+
+    plain = np.isin(shapely.get_type_id(geoms), _POLYGONAL) & shapely.is_valid(geoms)
+    which = np.flatnonzero(plain)
+    parts, part_of = shapely.get_parts(geoms[which], return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+    same = ring_of[1:] == ring_of[:-1]  # edges inside one ring
+    ax, ay = coords[:-1, 0][same], coords[:-1, 1][same]
+    bx, by = coords[1:, 0][same], coords[1:, 1][same]
+    edge_poly = which[part_of[ring_part[ring_of[:-1][same]]]]
+
+    # Even-odd scanline: each edge crosses the row centres in [min y, max y) (half-open, from
+    # one formula per vertex, so the two edges meeting at a vertex agree).
+    lo = np.ceil((np.minimum(ay, by) - y0) / side - 0.5).astype(np.int64)
+    hi = np.ceil((np.maximum(ay, by) - y0) / side - 0.5).astype(np.int64)
+    row, e = _ranges(lo, hi - lo)
+    yc = y0 + (row + 0.5) * side
+    xc = ax[e] + (yc - ay[e]) / (by[e] - ay[e]) * (bx[e] - ax[e])
+    poly = edge_poly[e]
+    order = np.lexsort((xc, row, poly))
+    xc, row, poly = xc[order], row[order], poly[order]
+    if len(xc) % 2 or (poly[0::2] != poly[1::2]).any() or (row[0::2] != row[1::2]).any():
+        return None  # unpaired crossings: cannot happen for valid polygons
+    row, poly = row[0::2], poly[0::2]
+    first = np.clip(np.ceil((xc[0::2] - x0) / side - 0.5), 0, nx).astype(np.int64)
+    stop = np.clip(np.ceil((xc[1::2] - x0) / side - 0.5), 0, nx).astype(np.int64)
+    width = nx + 1
+    flat = np.concatenate([row * width + first, row * width + stop])
+    count = np.zeros(ny * width, dtype=np.int32)
+    np.add.at(count, flat, np.repeat(np.array([1, -1], dtype=np.int32), len(row)))
+    ids = np.zeros(ny * width, dtype=np.int32)
+    np.add.at(ids, flat, np.concatenate([poly + 1, -(poly + 1)]).astype(np.int32))
+    count = np.cumsum(count.reshape(ny, width), axis=1, dtype=np.int32)[:, :nx]
+    owner = np.cumsum(ids.reshape(ny, width), axis=1, dtype=np.int32)[:, :nx] - 1
+    owner[count == 0] = -1
+    owner[count > 1] = -2
+
+    # Border band: samples every half cell along every edge of every geometry, widened by two.
+    length = np.hypot(bx - ax, by - ay)
+    steps = np.ceil(length / (side / 2)).astype(np.int64) + 1
+    k, e = _ranges(np.zeros(len(steps), dtype=np.int64), steps)
+    t = k / np.maximum(steps[e] - 1, 1)
+    sx = ax[e] + t * (bx[e] - ax[e])
+    sy = ay[e] + t * (by[e] - ay[e])
+    band = np.zeros((ny, nx), dtype=bool)
+    band[
+        np.clip((sy - y0) // side, 0, ny - 1).astype(np.int64),
+        np.clip((sx - x0) // side, 0, nx - 1).astype(np.int64),
+    ] = True
+    for _ in range(2):
+        grown = band.copy()
+        grown[1:] |= band[:-1]
+        grown[:-1] |= band[1:]
+        band = grown.copy()
+        band[:, 1:] |= grown[:, :-1]
+        band[:, :-1] |= grown[:, 1:]
+    owner[band] = -2
+    for b in bounds[~plain]:
+        c0, c1 = int((b[0] - x0) // side) - 2, int((b[2] - x0) // side) + 3
+        r0, r1 = int((b[1] - y0) // side) - 2, int((b[3] - y0) // side) + 3
+        owner[max(r0, 0) : max(r1, 0), max(c0, 0) : max(c1, 0)] = -2
+    owner = np.pad(owner, 1, constant_values=-1)  # points off the grid land on -1
+    return owner, x0 - side, y0 - side, side
+
+
 def _resolve_stated(sites: pd.DataFrame, units: Units) -> pd.DataFrame:
-    """Codes for the county, township and village each row states (empty when unknown)."""
-    county_codes, township_codes, notes = [], [], []
-    villages = units.villages
-    for rec in sites.itertuples(index=False):
-        flags = []
-        cc = units.resolve_county(rec.county) if rec.county else None
-        if rec.county and cc is None:
-            flags.append("unknown_county")
-        tc = ""
-        if rec.township:
-            found = units.resolve_township(rec.township, county_code=cc)
-            if len(found) == 1:
-                tc = found[0]
-            elif len(found) > 1:
-                flags.append("ambiguous_township")
-            else:
-                flags.append("unknown_township")
-        if not tc and rec.village:
-            vil = villages[villages["name"] == rec.village]
-            if cc:
-                vil = vil[vil["county_code"] == cc]
-            if vil["township_code"].nunique() == 1:
-                tc = vil["township_code"].iloc[0]
-        if tc and not cc:
-            cc = tc[:6]
-        county_codes.append(cc or "")
-        township_codes.append(tc)
-        notes.append(flags)
+    """Codes for the county, township and village each row states (empty when unknown).
+
+    Resolved once per distinct (county, township, village): registries repeat them a lot.
+    """
+    stated = zip(*(sites[c].to_numpy(dtype=object) for c in ("county", "township", "village")))
+    which, distinct = pd.factorize(pd.Series(list(stated), dtype=object))
+    resolved = [_resolve_one(*key, units) for key in distinct]
     out = sites.copy()
-    out["stated_county_code"] = county_codes
-    out["stated_township_code"] = township_codes
-    out["flag_list"] = notes
+    out["stated_county_code"] = [resolved[k][0] for k in which]
+    out["stated_township_code"] = [resolved[k][1] for k in which]
+    out["flag_list"] = [list(resolved[k][2]) for k in which]
     return out
+
+
+def _resolve_one(
+    county: object, township: object, village: object, units: Units
+) -> tuple[str, str, tuple[str, ...]]:
+    flags = []
+    cc = units.resolve_county(county) if county else None
+    if county and cc is None:
+        flags.append("unknown_county")
+    tc = ""
+    if township:
+        found = units.resolve_township(township, county_code=cc)
+        if len(found) == 1:
+            tc = found[0]
+        elif len(found) > 1:
+            flags.append("ambiguous_township")
+        else:
+            flags.append("unknown_township")
+    if not tc and village:
+        villages = units.villages
+        vil = villages[villages["name"] == village]
+        if cc:
+            vil = vil[vil["county_code"] == cc]
+        if vil["township_code"].nunique() == 1:
+            tc = vil["township_code"].iloc[0]
+    if tc and not cc:
+        cc = tc[:6]
+    return cc or "", tc, tuple(flags)
 
 
 def _place(sites: pd.DataFrame, units: Units) -> pd.DataFrame:
@@ -117,24 +316,63 @@ def _place(sites: pd.DataFrame, units: Units) -> pd.DataFrame:
     out = sites.copy()
     seats = units.township_seats.set_index("code")[["lon", "lat"]]
     cseats = units.county_seats.set_index("code")[["lon", "lat"]]
-    missing = out["lon"].isna()
-    for idx in out.index[missing]:
-        tc, cc = out.at[idx, "stated_township_code"], out.at[idx, "stated_county_code"]
-        if tc and tc in seats.index:
-            out.loc[idx, ["lon", "lat"]] = seats.loc[tc].to_numpy()
-            out.at[idx, "location_precision"] = "township_seat"
-        elif cc:
-            out.loc[idx, ["lon", "lat"]] = cseats.loc[cc].to_numpy()
-            out.at[idx, "location_precision"] = "county_seat"
-        elif out.at[idx, "location_precision"] != "city":
-            out.at[idx, "flag_list"] = [*out.at[idx, "flag_list"], "unplaced"]
+    missing = out["lon"].isna().to_numpy()
+    if not missing.any():
+        return out
+    tc = out["stated_township_code"].to_numpy(dtype=object)
+    cc = out["stated_county_code"].to_numpy(dtype=object)
+    at_town = missing & (tc != "") & pd.Series(tc).isin(set(seats.index)).to_numpy()
+    at_county = missing & ~at_town & (cc != "")
+    unknown = set(cc[at_county]) - set(cseats.index)
+    if unknown:
+        raise KeyError(sorted(unknown)[0])  # as cseats.loc[code] did
+    for mask, table, codes, precision in (
+        (at_town, seats, tc, "township_seat"),
+        (at_county, cseats, cc, "county_seat"),
+    ):
+        if mask.any():
+            where = out.index[mask]
+            xy = table.loc[codes[mask], ["lon", "lat"]].to_numpy()
+            out.loc[where, "lon"] = xy[:, 0]
+            out.loc[where, "lat"] = xy[:, 1]
+            out.loc[where, "location_precision"] = precision
+    lost = missing & ~at_town & ~at_county
+    lost &= (out["location_precision"] != "city").to_numpy(dtype=bool)
+    for idx in out.index[lost]:
+        out.at[idx, "flag_list"] = [*out.at[idx, "flag_list"], "unplaced"]
     return out
 
 
 def _distance_to_city_km(x: np.ndarray, y: np.ndarray, units: Units) -> np.ndarray:
+    """Distance (km, UTM 47N) from points outside the city to it: to its nearest border
+    segment, found with an index (the same number as the distance to the polygon)."""
     city = gpd.GeoSeries([units.counties.union_all()], crs=WGS84).to_crs(PROJECTED).iloc[0]
-    pts = gpd.GeoSeries(shapely.points(x, y), crs=WGS84).to_crs(PROJECTED)
-    return np.round(pts.distance(city).to_numpy() / 1000, 2)
+    coords, ring = shapely.get_coordinates(
+        shapely.get_rings(shapely.get_parts(city)), return_index=True
+    )
+    same = ring[1:] == ring[:-1]
+    edges = shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1))
+    pts = gpd.GeoSeries(shapely.points(x, y), crs=WGS84).to_crs(PROJECTED).to_numpy()
+    _, dist = shapely.STRtree(edges).query_nearest(pts, return_distance=True, all_matches=False)
+    # projected straight edges can take in a point that lies just outside in degrees
+    xy = shapely.get_coordinates(pts)
+    dist[shapely.intersects_xy(city, xy[:, 0], xy[:, 1])] = 0.0
+    return np.round(dist / 1000, 2)
+
+
+_LATER_FLAGS = (
+    "on_border",
+    "outside_city",
+    "city_only",
+    "county_mismatch",
+    "township_not_in_county",
+    "township_mismatch",
+    "township_unknown",
+)
+
+
+def _startswith(values: np.ndarray, prefixes: np.ndarray) -> np.ndarray:
+    return np.char.startswith(np.asarray(values, dtype=str), np.asarray(prefixes, dtype=str))
 
 
 def assign_sites(sites: pd.DataFrame, units: Units) -> gpd.GeoDataFrame:
@@ -142,6 +380,7 @@ def assign_sites(sites: pd.DataFrame, units: Units) -> gpd.GeoDataFrame:
 
     Returns a GeoDataFrame in WGS84 with the input columns plus :data:`ASSIGN_COLUMNS`,
     ``location_precision`` filled for placed rows, and point geometry (None where unplaced).
+    Vectorised: 10⁵ sites take about a second (``bench/``).
     """
     work = _place(_resolve_stated(sites.reset_index(drop=True), units), units)
     x = work["lon"].to_numpy(dtype=float)
@@ -162,54 +401,60 @@ def assign_sites(sites: pd.DataFrame, units: Units) -> gpd.GeoDataFrame:
     if outside.any():
         outside_km[outside] = _distance_to_city_km(x[outside], y[outside], units)
 
-    township_code, township_method, flags_out = [], [], []
-    for i, rec in enumerate(work.itertuples(index=False)):
-        flags = list(rec.flag_list)
-        cc = county_code[i]
-        stated_cc, stated_tc = rec.stated_county_code, rec.stated_township_code
-        if c_border[i] or t_border[i]:
-            flags.append("on_border")
-        if outside[i]:
-            flags.append("outside_city")
-        if rec.location_precision == "city" and not has_point[i]:
-            flags.append("city_only")
-        if cc and stated_cc and stated_cc != cc:
-            flags.append("county_mismatch")
-        tc, method = "", "none"
-        loc_tc = located_tc[i] if located_tc[i].startswith(cc or "-") else ""
-        if rec.location_precision == "county_seat":
-            loc_tc = ""  # a point put at the county seat says nothing about its township
-        if cc:
-            stated_ok = bool(stated_tc) and stated_tc.startswith(cc)
-            if stated_tc and not stated_ok:
-                flags.append("township_not_in_county")
-            if loc_tc and stated_ok and loc_tc != stated_tc:
-                flags.append("township_mismatch")
-                if t_source.get(loc_tc) == "official":
-                    tc, method = loc_tc, "polygon"
-                else:
-                    tc, method = stated_tc, "stated"
-            elif loc_tc:
-                tc, method = loc_tc, "polygon"
-            elif stated_ok:
-                tc, method = stated_tc, "stated"
-            else:
-                flags.append("township_unknown")
-        township_code.append(tc)
-        township_method.append(method)
-        flags_out.append(";".join(dict.fromkeys(flags)))
+    precision = work["location_precision"].to_numpy(dtype=object)
+    stated_cc = work["stated_county_code"].to_numpy(dtype=str)
+    stated_tc = work["stated_township_code"].to_numpy(dtype=str)
+    has_cc = county_code != ""
+    # a located township outside the located county does not count, nor does a point put at
+    # the county seat (it says nothing about its township)
+    loc_tc = np.where(has_cc & _startswith(located_tc, county_code), located_tc, "")
+    loc_tc[precision == "county_seat"] = ""
+    has_loc = loc_tc != ""
+    stated_ok = has_cc & (stated_tc != "") & _startswith(stated_tc, county_code)
+    conflict = has_cc & has_loc & stated_ok & (loc_tc != stated_tc)
+    official = pd.Series(loc_tc).map(t_source).eq("official").to_numpy()
+    by_polygon = (conflict & official) | (has_cc & ~conflict & has_loc)
+    by_stated = (conflict & ~official) | (has_cc & ~conflict & ~has_loc & stated_ok)
+    township_code = np.where(by_polygon, loc_tc, np.where(by_stated, stated_tc, ""))
+    township_method = np.where(by_polygon, "polygon", np.where(by_stated, "stated", "none"))
+    later = (
+        c_border | t_border,
+        outside,
+        (precision == "city") & ~has_point,
+        has_cc & (stated_cc != "") & (stated_cc != county_code),
+        has_cc & (stated_tc != "") & ~stated_ok,
+        conflict,
+        has_cc & ~conflict & ~has_loc & ~stated_ok,
+    )
+    which = np.zeros(len(work), dtype=np.int64)
+    for bit, mask in enumerate(later):
+        which |= mask.astype(np.int64) << bit
+    table = np.array(
+        [
+            ";".join(f for bit, f in enumerate(_LATER_FLAGS) if combo >> bit & 1)
+            for combo in range(1 << len(_LATER_FLAGS))
+        ],
+        dtype=object,
+    )
+    flags_out = table[which]
+    for i, first in enumerate(work["flag_list"]):
+        if first:  # flags from reading the stated places come first
+            flags_out[i] = ";".join(
+                dict.fromkeys([*first, *filter(None, table[which[i]].split(";"))])
+            )
 
-    names_c = counties.set_index("code")["name"]
-    names_t = tw.set_index("code")["name"]
+    names_c = counties.drop_duplicates("code").set_index("code")["name"]
+    names_t = tw.drop_duplicates("code").set_index("code")["name"]
     out = work.drop(columns=["flag_list"])
     out["county_code"] = county_code
-    out["county_name"] = [names_c.get(c, "") for c in county_code]
-    out["township_code"] = township_code
-    out["township_name"] = [names_t.get(t, "") for t in township_code]
-    out["township_geometry_source"] = [
-        t_source.get(t, "") if m == "polygon" else ("" if not t else "none")
-        for t, m in zip(township_code, township_method, strict=True)
-    ]
+    out["county_name"] = pd.Series(county_code).map(names_c).fillna("").tolist()
+    out["township_code"] = township_code.tolist()
+    out["township_name"] = pd.Series(township_code).map(names_t).fillna("").tolist()
+    out["township_geometry_source"] = np.where(
+        township_method == "polygon",
+        pd.Series(township_code).map(t_source).fillna("").to_numpy(dtype=object),
+        np.where(township_code == "", "", "none"),
+    ).tolist()
     out["assign_method"] = np.select(
         [
             out["location_precision"].eq("exact").to_numpy(),
@@ -219,12 +464,11 @@ def assign_sites(sites: pd.DataFrame, units: Units) -> gpd.GeoDataFrame:
         ["point", "seat:" + out["location_precision"].astype(str), "city_only"],
         default="unplaced",
     )
-    out["township_method"] = township_method
-    out["flags"] = flags_out
+    out["township_method"] = township_method.tolist()
+    out["flags"] = flags_out.tolist()
     out["outside_km"] = outside_km
-    geometry = [
-        shapely.Point(a, b) if ok else None for a, b, ok in zip(x, y, has_point, strict=True)
-    ]
+    geometry = np.full(len(work), None, dtype=object)
+    geometry[has_point] = shapely.points(x[has_point], y[has_point])
     return gpd.GeoDataFrame(out, geometry=geometry, crs=WGS84)
 
 

@@ -52,7 +52,23 @@ RESULT_COLUMNS = [
 
 
 def load_plan(directory: Path = PLAN_DIR) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Targets, designations and reported actuals as string frames (values parsed later)."""
+    """Targets, designations and reported actuals as string frames (values parsed later).
+
+    From PostGIS when a database URL is configured (:mod:`geo.backends`) and ``directory`` is
+    the bundled one, else from the files.
+    """
+    if directory == PLAN_DIR:
+        from geo.backends import database_url, get_backend
+
+        if database_url():
+            return get_backend().load_plan()
+    return load_plan_from_files(directory)
+
+
+def load_plan_from_files(
+    directory: Path = PLAN_DIR,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The plan tables from CSV files in ``directory``."""
     frames = []
     for name in ("targets.csv", "designations.csv", "reported_actuals.csv"):
         path = directory / name
@@ -81,7 +97,10 @@ def _matching_sites(sites: pd.DataFrame, target: pd.Series, *, as_of: int | None
     if subtypes:
         sel = sel[sel["subtype"].isin(subtypes)]
     if target["min_level"]:
-        sel = sel[sel["level"].apply(lambda lv: level_counts(lv, target["min_level"]))]
+        # astype(bool): on an empty selection apply() returns a str Series, which would
+        # select columns instead of rows
+        keep = sel["level"].apply(lambda lv: level_counts(lv, target["min_level"]))
+        sel = sel[keep.astype(bool)]
     if as_of is not None:
         year = pd.to_numeric(sel["year"], errors="coerce")
         sel = sel[year.isna() | (year <= as_of)]

@@ -214,8 +214,27 @@ def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False, **kwargs)
 
 
-@cache
 def load_units(directory: Path = BOUNDARIES_DIR) -> Units:
+    """Load the units: from PostGIS when a database URL is configured (:mod:`geo.backends`) and
+    ``directory`` is the bundled one, else from the files. Cached per source."""
+    if directory == BOUNDARIES_DIR:
+        from geo.backends import database_url, schema_name
+
+        url = database_url()
+        if url:
+            return _load_units_from_database(url, schema_name())
+    return load_units_from_files(directory)
+
+
+@cache
+def _load_units_from_database(url: str, schema: str) -> Units:
+    from geo.backends import get_backend
+
+    return get_backend(url, schema=schema).load_units()
+
+
+@cache
+def load_units_from_files(directory: Path = BOUNDARIES_DIR) -> Units:
     """Load and validate the bundled boundaries (cached: the files do not change at run time)."""
     counties = gpd.read_file(directory / "counties.geojson")
     if counties.crs is None or not counties.crs.equals(WGS84):

@@ -1,8 +1,8 @@
 """Analysts' command line: ``python -m geo summarize|assign|attainment``.
 
-Exit codes: 0 success; 1 some input rows were rejected or could not be placed in the city (the
-good rows are still processed; the bad ones are printed with row number and reason); 2 the input
-or the arguments are unusable.
+Exit codes: 0 success; 1 some input rows were rejected or could not be placed in the city, or
+some features of ``--boundaries`` matched no township (the good rows are still processed; the
+bad ones are printed with row number and reason); 2 the input or the arguments are unusable.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ import pandas as pd
 
 from geo._errors import InputError
 from geo.attainment import attainment
-from geo.boundaries import load_units
+from geo.boundaries import Units, load_units
 from geo.coverage import LEVELS, summarize
 from geo.export import FORMATS, export, format_from_suffix
+from geo.official import load_township_boundaries, report_lines
 from geo.pipeline import Sites, load_sites
+from geo.report import REJECTED, assignment_rows, report_csv, sites_for_export
 from layers.schema import LAYERS
 
 EXIT_OK, EXIT_ROWS, EXIT_UNUSABLE = 0, 1, 2
@@ -39,8 +41,31 @@ def _add_site_args(p: argparse.ArgumentParser, *, required: bool = False) -> Non
         default=[],
         required=required,
         metavar="FILE",
-        help="registry files (CSV or GeoJSON, canonical schema); each replaces the bundled "
-        "registry of the layers it contains",
+        help="registry files (CSV, XLSX, GeoJSON, zipped Shapefile, GeoPackage; canonical "
+        "or Chinese headers); each replaces the bundled registry of the layers it contains",
+    )
+    p.add_argument(
+        "--crs",
+        metavar="NAME",
+        help="coordinate system of the --sites files when a row does not say "
+        "(WGS84, CGCS2000, GCJ-02, BD-09, EPSG:nnnn)",
+    )
+    p.add_argument("--sheet", metavar="NAME", help="XLSX sheet or GeoPackage layer to read")
+    p.add_argument(
+        "--boundaries",
+        type=Path,
+        metavar="FILE",
+        help="official township polygons (zipped Shapefile, GeoPackage, GeoJSON) replacing the "
+        "approximate zones of the units they cover",
+    )
+    p.add_argument(
+        "--boundaries-crs", metavar="NAME", help="coordinate system of --boundaries if no .prj"
+    )
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="also write the validation report (every rejected row and warning) as CSV",
     )
     p.add_argument(
         "--include-samples",
@@ -78,7 +103,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _report(sites: Sites) -> None:
+def _units(args: argparse.Namespace) -> Units:
+    """Bundled units, with official township polygons from ``--boundaries`` when given."""
+    units = load_units()
+    args.boundary_report = None
+    if getattr(args, "boundaries", None):
+        units, args.boundary_report = load_township_boundaries(
+            args.boundaries, units=units, crs=args.boundaries_crs
+        )
+    return units
+
+
+def _report(sites: Sites, args: argparse.Namespace) -> bool:
+    """Print what was not used and why; write ``--report``. True when boundaries left features."""
+    unmatched = False
+    if args.boundary_report is not None:
+        for line in report_lines(args.boundary_report):
+            print(line, file=sys.stderr)
+        unmatched = bool(args.boundary_report["kind"].eq("unmatched_feature").any())
     for line in sites.load.warnings:
         print(f"warning: {line}", file=sys.stderr)
     for r in sites.load.rejects.itertuples(index=False):
@@ -86,9 +128,24 @@ def _report(sites: Sites) -> None:
         print(
             f"rejected: {r.file} row {r.row}, column {r.column}: {r.reason}{value}", file=sys.stderr
         )
+    placed = assignment_rows(sites.load, sites.assigned)
+    user_files = {p.name for p in args.sites}
+    for r in placed.itertuples(index=False):
+        if r.outcome == REJECTED:
+            print(f"rejected: {r.file} row {r.row}, column {r.column}: {r.reason}", file=sys.stderr)
+        elif r.file in user_files:
+            print(f"warning: {r.file} row {r.row}: {r.reason}", file=sys.stderr)
     for r in sites.problems.itertuples(index=False):
-        where = f" {r.outside_km} km outside Xining" if "outside_city" in r.flags else ""
-        print(f"problem: {r.file} row {r.row} '{r.name}': {r.flags}{where}", file=sys.stderr)
+        if "outside_city" in r.flags or "unplaced" in r.flags:
+            continue  # printed above as rejected, with the distance
+        print(f"problem: {r.file} row {r.row} '{r.name}': {r.flags}", file=sys.stderr)
+    if args.report is not None:
+        report = sites.report
+        if user_files:  # the report is about the files given, not the bundled registries
+            report = report[report["file"].isin(user_files)]
+        _write(args.report, report_csv(report))
+        print(f"wrote {args.report}", file=sys.stderr)
+    return unmatched
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -99,10 +156,15 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def _summarize(args: argparse.Namespace) -> Sites:
-    units = load_units()
+    units = _units(args)
     fmt = args.format or format_from_suffix(args.output)
     sites = load_sites(
-        units, site_files=args.sites, layers=args.layer, include_samples=args.include_samples
+        units,
+        site_files=args.sites,
+        layers=args.layer,
+        include_samples=args.include_samples,
+        crs=args.crs,
+        sheet=args.sheet,
     )
     table = summarize(units, sites.assigned, level=args.level, layers=args.layer)
     if fmt in ("csv", "xlsx"):
@@ -112,21 +174,26 @@ def _summarize(args: argparse.Namespace) -> Sites:
 
 
 def _assign(args: argparse.Namespace) -> Sites:
-    units = load_units()
+    units = _units(args)
     fmt = format_from_suffix(args.output)
     if fmt not in ("geojson", "csv"):
         raise InputError("assign writes .geojson or .csv")
-    sites = load_sites(units, site_files=args.sites, include_samples=True)
+    sites = load_sites(
+        units, site_files=args.sites, include_samples=True, crs=args.crs, sheet=args.sheet
+    )
     user_files = {p.name for p in args.sites}
-    out = sites.assigned[sites.assigned["file"].isin(user_files)]
+    # lon/lat are WGS84 here: say so, so the file reads back to the same points.
+    out = sites_for_export(sites.assigned[sites.assigned["file"].isin(user_files)])
     _write(args.output, export(out, fmt, layer="sites"))
     return sites
 
 
 def _attainment(args: argparse.Namespace) -> Sites:
-    units = load_units()
+    units = _units(args)
     fmt = args.format or {".json": "json"}.get(args.output.suffix.lower(), "csv")
-    sites = load_sites(units, site_files=args.sites, include_samples=False)
+    sites = load_sites(
+        units, site_files=args.sites, include_samples=False, crs=args.crs, sheet=args.sheet
+    )
     table = attainment(units, sites.assigned, as_of=args.as_of)
     if fmt == "json":
         data = json.dumps(
@@ -153,6 +220,6 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, pd.errors.EmptyDataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
-    _report(sites)
+    unmatched = _report(sites, args)
     print(f"wrote {args.output}", file=sys.stderr)
-    return EXIT_ROWS if sites.has_issues else EXIT_OK
+    return EXIT_ROWS if sites.has_issues or unmatched else EXIT_OK

@@ -111,6 +111,43 @@ LAYERS: dict[str, Layer] = {
     )
 }
 
+# More words for each subtype, as Chinese registries write them (matched exactly, or as the
+# longest word a cell contains: "省级众创空间" → maker_space).
+SUBTYPE_WORDS: dict[str, tuple[str, ...]] = {
+    "high_tech_zone": ("高新区", "高新技术开发区", "高新技术产业园区"),
+    "econ_dev_zone": ("经开区", "经济开发区", "经济技术开发区"),
+    "agri_sci_park": ("农业科技园", "农业科技示范园", "农科园"),
+    "modern_agri_demo": ("现代农业示范园", "现代农业产业园", "现代农业园区"),
+    "industrial_park": ("工业园", "工业集中区", "产业园区"),
+    "sci_tech_base": ("科技成果转化基地", "成果转化基地", "产业化基地"),
+    "maker_space": ("众创空间", "创客空间", "makerspace", "maker space"),
+    "star_space": ("星创天地",),
+    "tech_incubator": ("孵化器", "科技孵化器", "企业孵化器", "incubator"),
+    "startup_park": ("创业园", "孵化基地", "创业孵化基地", "创业基地", "创业孵化园"),
+    "startup_cafe": ("创业咖啡", "创新工场", "创客咖啡"),
+    "univ_science_park": ("大学科技园",),
+    "sci_poverty_demo": ("科技扶贫示范点", "科技扶贫示范基地", "科技扶贫示范村", "科技扶贫"),
+    "industry_poverty_project": ("产业扶贫示范项目", "产业扶贫", "扶贫产业园", "扶贫示范项目"),
+    "county_centre": (
+        "县级电商服务中心",
+        "县级服务中心",
+        "电商服务中心",
+        "电子商务服务中心",
+        "电商运营中心",
+    ),
+    "town_station": ("乡镇电商服务站", "乡镇服务站", "乡镇站", "乡镇电子商务服务站"),
+    "village_station": (
+        "村级电商服务站",
+        "村级电商服务点",
+        "村级服务站",
+        "村级服务点",
+        "村级站点",
+        "村电商服务站",
+        "村级电子商务服务站",
+    ),
+    "ecommerce_base": ("电商示范基地", "电子商务示范基地", "电商产业园", "电子商务产业园"),
+}
+
 # Highest first. A target's ``min_level`` counts that level and every level above it.
 LEVELS: dict[str, tuple[str, str]] = {
     "national": ("国家级", "National"),

@@ -8,6 +8,7 @@ with no internet; tiles are optional (maps.basemaps).
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -19,12 +20,14 @@ import shapely
 from branca.element import Element, MacroElement, Template
 from folium.plugins import MarkerCluster
 
+from geo.assign import locate
 from geo.crs import GCJ02, WGS84, wgs84_to_gcj02
-from layers.schema import APPROXIMATE, LAYERS, LEVELS, PRECISION
+from layers.schema import APPROXIMATE, LAYERS, LEVELS, PRECISION, Layer
 from maps.basemaps import Basemap, tile_url
 from maps.offline import localize
 
 CLUSTER_THRESHOLD = 300  # sites per layer above which markers are clustered
+LARGE_LAYER_THRESHOLD = 2_000  # ... above which they are circles with lazy popups (_add_sites)
 MAX_ZOOM = 18
 
 
@@ -132,9 +135,28 @@ def _css(meeting: bool) -> str:
         }
     )
     css = _CSS
+    if meeting:  # st_folium sizes #map_div in px; let it follow the iframe instead
+        css += "<style>#map_div {height: 100vh !important;}</style>\n"
     for k, v in sizes.items():
         css = css.replace("{{" + k + "}}", str(v))
     return css
+
+
+class _MapTweaks(MacroElement):
+    """Metric-only scale bar and a plain 'Leaflet' attribution prefix (no flag icon)."""
+
+    _template = Template(
+        """
+{% macro script(this, kwargs) %}
+{{ this._parent.get_name() }}.attributionControl.setPrefix('Leaflet');
+L.control.scale({imperial: false, maxWidth: 160}).addTo({{ this._parent.get_name() }});
+{% endmacro %}
+"""
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "MapTweaks"
 
 
 class _Corner(MacroElement):
@@ -265,7 +287,196 @@ def _popup_html(row: pd.Series, lang: str) -> str:
     return f"{head}{body}"
 
 
+def _script_json(value: object) -> str:
+    """Compact JSON to inline in a <script>: UTF-8 as is, no '<' (nothing can close the tag)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+class _SiteMarkers(MacroElement):
+    """The markers of one site layer, made in the browser from compact rows.
+
+    One element per layer instead of four folium elements per site: the page is a fraction
+    of the size, and rendering it (every Streamlit rerun) costs one JSON dump. Every text is
+    HTML-escaped in Python; the script only joins escaped strings with fixed labels.
+
+    ``icons``: DivIcons (glyph; hollow = approximate, dashed = sample), each row
+    ``[lat, lon, variant, tooltip html, popup html]``. Otherwise (very large layers) circle
+    markers, drawn like the unit polygons and above them (so both stay clickable; the
+    cluster keeps only those in view on the map), with one tooltip and one popup for the
+    layer, filled on opening from columns: ``lat``/``lon``
+    (integer steps of 1e-5° from an origin, ~1 m), ``name`` and ``combo``, where
+    ``combos[combo]`` is ``[variant bits, value index per popup field]``.
+    """
+
+    _template = Template(
+        """
+{% macro script(this, kwargs) %}
+(function() {
+  var parent = {{ this._parent.get_name() }};
+  var cfg = {{ this.config }};
+  var rows = {{ this.rows }};
+  var made;
+  {%- if this.icons %}
+  var icons = cfg.icons.map(function(html) {
+    return L.divIcon({html: html, iconSize: cfg.size, iconAnchor: cfg.anchor,
+                      className: "xn-site-wrap"});
+  });
+  made = new Array(rows.length);
+  for (var i = 0; i < rows.length; i++) {
+    var r = rows[i];
+    made[i] = L.marker([r[0], r[1]], {icon: icons[r[2]]})
+      .bindTooltip(r[3], {sticky: true})
+      .bindPopup(r[4], {maxWidth: 360});
+  }
+  {%- else %}
+  var at = function(layer) { return layer.options.xnRow; };
+  var tip = function(layer) { return rows.name[at(layer)]; };
+  var popup = function(layer) {
+    var i = at(layer), c = cfg.combos[rows.combo[i]];
+    var h = "<b>" + rows.name[i] + "</b>";
+    if (c[0] & 2) { h += cfg.sample; }
+    if (c[0] & 4) { h += cfg.planned; }
+    for (var k = 0; k < cfg.fields.length; k++) {
+      var v = cfg.fields[k][1][c[k + 1]];
+      if (v) { h += "<div>" + cfg.fields[k][0] + ": " + v + "</div>"; }
+    }
+    return h;
+  };
+  made = new Array(rows.name.length);
+  for (var i = 0; i < made.length; i++) {
+    var ll = [cfg.origin[0] + rows.lat[i] * cfg.step, cfg.origin[1] + rows.lon[i] * cfg.step];
+    var style = cfg.styles[cfg.combos[rows.combo[i]][0] & 3];
+    made[i] = L.circleMarker(ll, Object.assign({xnRow: i}, style));
+  }
+  // one tooltip and one popup for the layer, filled for the marker under the pointer
+  parent.bindTooltip(tip, {sticky: true}).bindPopup(popup, {maxWidth: 360});
+  {%- endif %}
+  if (parent.addLayers) {
+    parent.addLayers(made);
+  } else {
+    for (var j = 0; j < made.length; j++) { parent.addLayer(made[j]); }
+  }
+})();
+{% endmacro %}
+"""
+    )
+
+    def __init__(self, config: dict, rows: list | dict, *, icons: bool) -> None:
+        super().__init__()
+        self._name = "SiteMarkers"
+        self.config = _script_json(config)
+        self.rows = _script_json(rows)
+        self.icons = icons
+
+
+def _site_variants(part: pd.DataFrame) -> np.ndarray:
+    """Bits per site: 1 approximate location, 2 sample record, 4 planned."""
+    approx = part["location_precision"].isin(APPROXIMATE).to_numpy()
+    sample = part["is_sample"].fillna(False).astype(bool).to_numpy()
+    planned = (part["status"] == "planned").fillna(False).to_numpy(dtype=bool)
+    return approx * 1 + sample * 2 + planned * 4
+
+
+def _latlon(part: gpd.GeoDataFrame) -> tuple[list[float], list[float]]:
+    """Marker positions rounded to 1e-6° (~0.1 m)."""
+    xy = shapely.get_coordinates(part.geometry.to_numpy())
+    return np.round(xy[:, 1], 6).tolist(), np.round(xy[:, 0], 6).tolist()
+
+
+def _icon_markers(part: gpd.GeoDataFrame, layer: Layer, spec: MapSpec) -> _SiteMarkers:
+    color = layer.color
+    icons = []
+    for bits in range(4):
+        classes = ["xn-site", *(["approx"] if bits & 1 else []), *(["sample"] if bits & 2 else [])]
+        glyph_color = color if bits & 1 else "#fff"
+        icons.append(
+            f'<div class="{" ".join(classes)}" style="background:{color};'
+            f'border-color:{color};color:{glyph_color}">{layer.glyph}</div>'
+        )
+    config = {
+        "icons": icons,
+        "size": [30, 30] if spec.meeting else [22, 22],
+        "anchor": [15, 15] if spec.meeting else [11, 11],
+    }
+    lat, lon = _latlon(part)
+    variant = (_site_variants(part) & 3).tolist()
+    rows = [
+        [la, lo, v, _esc(rec["name"]), _popup_html(pd.Series(rec), spec.lang)]
+        for la, lo, v, rec in zip(lat, lon, variant, part.to_dict("records"), strict=True)
+    ]
+    return _SiteMarkers(config, rows, icons=True)
+
+
+def _circle_markers(part: gpd.GeoDataFrame, layer: Layer, spec: MapSpec) -> _SiteMarkers:
+    """Circle markers; popups hold what :func:`_popup_html` shows, built on opening."""
+    zh = spec.lang == "zh"
+
+    def col(name: str) -> pd.Series:
+        return part[name] if name in part else pd.Series([""] * len(part), index=part.index)
+
+    def pick(table: dict, value: object) -> str:
+        pair = table.get(value, ("", "")) if isinstance(value, str) else ("", "")
+        return pair[0] if zh else pair[1]
+
+    fields = [
+        ("图层" if zh else "Layer", col("layer"), lambda v: layer.zh if zh else layer.en),
+        ("类型" if zh else "Subtype", col("subtype"), lambda v: pick(layer.subtypes, v)),
+        ("级别" if zh else "Level", col("level"), lambda v: pick(LEVELS, v)),
+        ("县区" if zh else "County", col("county_name"), lambda v: v),
+        ("乡镇" if zh else "Township", col("township_name"), lambda v: v),
+        ("村" if zh else "Village", col("village"), lambda v: v),
+        ("年份" if zh else "Year", col("year"), lambda v: "" if pd.isna(v) else v),
+        ("位置" if zh else "Location", col("location_precision"), lambda v: pick(PRECISION, v)),
+        ("来源" if zh else "Source", col("source"), lambda v: v),
+    ]
+    codes = [_site_variants(part)]
+    values = []
+    for label, series, show in fields:
+        idx, uniques = pd.factorize(series, use_na_sentinel=False)
+        codes.append(idx)
+        values.append([_esc(label), [_esc(show(u)) for u in uniques]])
+    combo_idx, combos = pd.factorize(pd.Series(list(zip(*codes, strict=True))))
+    config = {
+        "fields": values,
+        "combos": [list(map(int, c)) for c in combos],
+        "sample": " <span style='color:#b00'>【示例数据 sample】</span>",
+        "planned": " <span style='color:#b60'>(规划中 planned)</span>",
+        "styles": [
+            {
+                "radius": 7 if spec.meeting else 5,
+                "color": "#fff" if bits == 0 else layer.color,
+                "weight": 2 if bits & 1 else 1,
+                "fillColor": "#fff" if bits & 1 else layer.color,
+                "fillOpacity": 1 if bits & 1 else 0.9,
+                "opacity": 0.8 if bits & 2 else 1,
+                "dashArray": "3 2" if bits & 2 else None,
+            }
+            for bits in range(4)
+        ],
+    }
+    xy = shapely.get_coordinates(part.geometry.to_numpy())
+    origin = np.floor(xy.min(axis=0) * 1e5) / 1e5
+    config["origin"] = [float(origin[1]), float(origin[0])]
+    config["step"] = 1e-5
+    steps = np.rint((xy - origin) * 1e5).astype(np.int64)
+    rows = {
+        "lat": steps[:, 1].tolist(),
+        "lon": steps[:, 0].tolist(),
+        "name": [_esc(v) for v in part["name"]],
+        "combo": combo_idx.tolist(),
+    }
+    return _SiteMarkers(config, rows, icons=False)
+
+
 def _add_sites(m: folium.Map, sites: gpd.GeoDataFrame, spec: MapSpec) -> None:
+    """One layer (and layer-control entry) per site layer, counted as the legend counts.
+
+    Up to ``CLUSTER_THRESHOLD`` sites per layer: DivIcon markers; up to
+    ``LARGE_LAYER_THRESHOLD``: the same in a marker cluster; more: small circle markers in a
+    marker cluster, popups built on opening (10⁵ sites stay a few MB and pan smoothly; see
+    bench/RESULTS.md).
+    """
     drawable = sites[sites.geometry.notna() & ~sites.geometry.is_empty]
     for key, layer in LAYERS.items():
         part = drawable[drawable["layer"] == key]
@@ -276,33 +487,13 @@ def _add_sites(m: folium.Map, sites: gpd.GeoDataFrame, spec: MapSpec) -> None:
         group.add_to(m)
         parent: folium.map.Layer = group
         if len(part) > CLUSTER_THRESHOLD:
-            parent = MarkerCluster(options={"disableClusteringAtZoom": 15})
+            options = {"disableClusteringAtZoom": 15, "chunkedLoading": True}
+            parent = MarkerCluster(options=options)
             parent.add_to(group)
-        for row in part.itertuples(index=False):
-            rec = row._asdict()
-            classes = ["xn-site"]
-            if rec.get("location_precision") in APPROXIMATE:
-                classes.append("approx")
-            if bool(rec.get("is_sample")):
-                classes.append("sample")
-            color = layer.color
-            glyph_color = color if "approx" in classes else "#fff"
-            icon = folium.DivIcon(
-                html=(
-                    f'<div class="{" ".join(classes)}" style="background:{color};'
-                    f'border-color:{color};color:{glyph_color}">{layer.glyph}</div>'
-                ),
-                icon_size=(30, 30) if spec.meeting else (22, 22),
-                icon_anchor=(15, 15) if spec.meeting else (11, 11),
-                class_name="xn-site-wrap",
-            )
-            geom = rec["geometry"]
-            folium.Marker(
-                location=[geom.y, geom.x],
-                icon=icon,
-                tooltip=folium.Tooltip(_esc(rec["name"])),
-                popup=folium.Popup(_popup_html(pd.Series(rec), spec.lang), max_width=360),
-            ).add_to(parent)
+        if len(part) > LARGE_LAYER_THRESHOLD:
+            _circle_markers(part, layer, spec).add_to(parent)
+        else:
+            _icon_markers(part, layer, spec).add_to(parent)
 
 
 def _add_labels(m: folium.Map, labels: Sequence[tuple[float, float, str]], css: str) -> None:
@@ -329,7 +520,7 @@ def build_map(spec: MapSpec) -> folium.Map:
         zoom_start=9,
         tiles=None,
         prefer_canvas=False,  # SVG: few polygons; markers are DivIcons
-        control_scale=True,
+        control_scale=False,  # metric-only scale added by _MapTweaks
         max_zoom=MAX_ZOOM,
         zoom_snap=0.25,
     )
@@ -344,6 +535,7 @@ def build_map(spec: MapSpec) -> folium.Map:
             overlay=False,
         ).add_to(m)
     m.get_root().header.add_child(Element(_css(spec.meeting)))
+    _MapTweaks().add_to(m)
     _add_units(m, spec, units)
     if spec.outline is not None and not spec.outline.empty:
         _add_outline(m, _to_display_crs(spec.outline.to_crs(WGS84), spec.basemap))
@@ -367,7 +559,7 @@ def build_map(spec: MapSpec) -> folium.Map:
         notes = "".join(f"<div>{_esc(n)}</div>" for n in spec.notes)
         _Corner(notes, position="bottomleft", css_class="xn-note").add_to(m)
     if spec.sites is not None and not spec.sites.empty:
-        folium.LayerControl(collapsed=False, position="topright").add_to(m)
+        folium.LayerControl(collapsed=spec.meeting, position="topright").add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return localize(m)
 
@@ -381,21 +573,45 @@ def _shift_points(
     return [(float(a), float(b), p[2]) for a, b, p in zip(lon, lat, points, strict=True)]
 
 
-def simplify_units(units: gpd.GeoDataFrame, *, tolerance: float = 0.0005) -> gpd.GeoDataFrame:
-    """Simplify a polygon coverage for display, keeping shared borders gap-free.
+DISPLAY_GRID = 1e-5  # degrees (~1 m): finer than any screen shows at the map's max zoom
 
-    ``simplify_coverage`` moves shared edges together so neighbours neither gap nor overlap;
-    coordinates are then rounded to 5 decimals (~1 m), which the screen cannot show anyway.
-    Units without geometry pass through untouched.
+
+def simplify_units(units: gpd.GeoDataFrame, *, tolerance: float = 0.0005) -> gpd.GeoDataFrame:
+    """Simplify a polygon coverage for display, keeping shared borders gap- and overlap-free.
+
+    The borders are first snapped to a 1e-5° grid (~1 m, all the screen can show) and noded
+    together, and each unit is rebuilt from the faces they enclose, so neighbours share
+    exactly the same vertices (seat-based zones clipped to counties do not, as they come).
+    ``coverage_simplify`` then removes vertices from each shared edge once, for both sides,
+    and never moves one: the result stays on the grid, with no gap or overlap
+    (tests/test_speed_invariants.py). Units without geometry pass through untouched.
     """
     out = units.copy()
     has = out.geometry.notna() & ~out.geometry.is_empty
     if has.any():
-        geoms = out.geometry[has]
-        simplified = shapely.coverage_simplify(geoms.to_numpy(), tolerance)
-        simplified = shapely.set_precision(simplified, 1e-5, mode="pointwise")
-        out.loc[has, out.geometry.name] = simplified
+        codes = out["code"].to_numpy() if "code" in out else np.arange(len(out))
+        noded = _noded_coverage(out.geometry[has].to_numpy(), codes[has.to_numpy()])
+        out.loc[has, out.geometry.name] = shapely.coverage_simplify(noded, tolerance)
     return out
+
+
+def _noded_coverage(geoms: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The polygons rebuilt from the faces of their snapped, noded borders.
+
+    A face goes to the polygon that covers a point inside it (the smallest code where they
+    overlap, as sites on a shared border), so neighbours get identical shared edges.
+    """
+    lines = shapely.union_all(shapely.boundary(geoms), grid_size=DISPLAY_GRID)
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(lines)))
+    inner = shapely.get_coordinates(shapely.point_on_surface(faces))
+    owner, _ = locate(inner[:, 0], inner[:, 1], gpd.GeoSeries(geoms), codes)
+    rebuilt = []
+    for i, geom in enumerate(geoms):
+        part = shapely.coverage_union_all(faces[owner == i]) if (owner == i).any() else None
+        if part is not None and part.geom_type == "Polygon" and geom.geom_type == "MultiPolygon":
+            part = shapely.MultiPolygon([part])  # keep the type the unit came with
+        rebuilt.append(part)
+    return np.array(rebuilt, dtype=object)
 
 
 __all__ = ["MapSpec", "build_map", "simplify_units"]

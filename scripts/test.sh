@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
-# Set up (with test tools and Chromium) and run the linters and the whole test suite.
+# Set up (test tools, Chromium, a throwaway PostGIS on loopback) and run lint + the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+
+# PostgreSQL + PostGIS from Debian's packages, on 127.0.0.1 only, removed again on exit.
+scripts/postgres.sh start >/dev/null
+trap 'scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
+export XINING_TEST_DATABASE_URL="$(scripts/postgres.sh url)"
+export XINING_REQUIRE_POSTGIS=1
+
 .venv/bin/python -m pytest -q "$@"
+
+# The spatial core again with boundaries, registries and plan read from PostGIS.
+.venv/bin/python -m geo.db --url "$XINING_TEST_DATABASE_URL" --schema xining_ci load >/dev/null
+XINING_DATABASE_URL="$XINING_TEST_DATABASE_URL" XINING_DATABASE_SCHEMA=xining_ci \
+  .venv/bin/python -m pytest -q tests/test_assign.py tests/test_boundaries.py \
+  tests/test_coverage_attainment.py tests/test_export_cli.py

@@ -1,0 +1,158 @@
+"""Upload panel: a planner's own registry and official township boundaries (Streamlit).
+
+Reading, validation and matching live in layers/ and geo/ (the same code as the command line);
+this module only takes the files, shows the report, and keeps the results in session state.
+Everything is keyed by the files' content hash, so caches stay correct.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import pandas as pd
+import streamlit as st
+
+from geo._errors import InputError
+from geo.boundaries import Units
+from geo.official import load_township_boundaries
+from geo.pipeline import Sites, load_sites
+from geo.report import report_csv, report_summary, validation_report
+from layers.registry import SiteLoad, combine, read_sites
+from layers.safety import MAX_BOUNDARY_BYTES, MAX_UPLOAD_BYTES
+from layers.store import save_registry
+
+K_SITES_UP, K_BOUNDS_UP = "upload_sites", "upload_boundaries"
+TYPES = ["csv", "txt", "xlsx", "geojson", "json", "zip", "gpkg"]
+
+TEXT = {
+    "upload": ("上传自己的数据", "Upload your own data"),
+    "sites": (
+        "站点名录(CSV/XLSX/GeoJSON/Shapefile zip/GPKG)",
+        "Site registry (CSV/XLSX/GeoJSON/zipped Shapefile/GPKG)",
+    ),
+    "bounds": (
+        "官方乡镇界线(Shapefile zip/GPKG/GeoJSON)",
+        "Official township boundaries (zipped Shapefile/GPKG/GeoJSON)",
+    ),
+    "summary": (
+        "读取 {rows_read} 行: 采用 {accepted} 行, 未采用 {rejected} 行",
+        "Read {rows_read} rows: {accepted} used, {rejected} not used",
+    ),
+    "report": ("下载检查报告(CSV)", "Download the check report (CSV)"),
+    "save": ("设为该图层默认名录", "Make this the default registry of its layers"),
+    "saved": ("已保存,旧版本已留存可撤销: {path}", "Saved; the previous version is kept: {path}"),
+    "bounds_ok": ("已用官方界线替换 {n} 个乡镇的近似范围", "Official polygons replace {n} zones"),
+    "too_big": ("文件过大", "File too large"),
+}
+
+
+def _t(key: str, lang: str, **fmt: object) -> str:
+    zh, en = TEXT[key]
+    return (en if lang == "en" else zh).format(**fmt)
+
+
+@dataclass
+class Uploaded:
+    """What the planner uploaded, already read (empty when nothing was uploaded)."""
+
+    key: str = ""  # content hash of everything uploaded ('' = bundled data only)
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+    boundaries: tuple[str, bytes] | None = None
+
+
+def _digest(parts: list[tuple[str, bytes]]) -> str:
+    h = hashlib.sha256()
+    for name, data in parts:
+        h.update(name.encode("utf-8"))
+        h.update(hashlib.sha256(data).digest())
+    return h.hexdigest()[:16]
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def official_units(key: str, _units: Units, name: str, data: bytes) -> tuple[Units, pd.DataFrame]:
+    return load_township_boundaries(data, units=_units, filename=name)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def uploaded_sites(
+    key: str, _units: Units, files: tuple[tuple[str, bytes], ...]
+) -> tuple[Sites, pd.DataFrame, SiteLoad]:
+    """All sites (uploaded layers replace bundled ones) and the report of the uploads alone."""
+    loads = [read_sites(data, filename=name) for name, data in files]
+    sites = load_sites(_units, loads=loads, include_samples=True)
+    user = combine(loads)
+    mine = sites.assigned[sites.assigned["file"].isin([name for name, _ in files])]
+    return sites, validation_report(user, mine), user
+
+
+def panel(lang: str) -> Uploaded:
+    """Sidebar expander with both uploaders; returns what was uploaded."""
+    out = Uploaded()
+    with st.sidebar.expander(_t("upload", lang)):
+        files = st.file_uploader(
+            _t("sites", lang),
+            type=TYPES,
+            accept_multiple_files=True,
+            key=K_SITES_UP,
+            max_upload_size=MAX_UPLOAD_BYTES // 2**20,
+        )
+        bounds = st.file_uploader(
+            _t("bounds", lang),
+            type=["zip", "gpkg", "geojson", "json"],
+            key=K_BOUNDS_UP,
+            max_upload_size=MAX_BOUNDARY_BYTES // 2**20,
+        )
+    parts = [(f.name, f.getvalue()) for f in files or []]
+    out.files = parts
+    if bounds is not None:
+        out.boundaries = (bounds.name, bounds.getvalue())
+    everything = parts + ([out.boundaries] if out.boundaries else [])
+    out.key = _digest(everything) if everything else ""
+    return out
+
+
+def apply(up: Uploaded, units: Units, lang: str) -> tuple[Units, Sites | None]:
+    """Units with official polygons and the uploaded sites; reports shown in the sidebar."""
+    box = st.sidebar
+    if up.boundaries:
+        name, data = up.boundaries
+        try:
+            units, report = official_units(up.key, units, name, data)
+        except InputError as exc:
+            box.error(f"{name}: {exc}")
+        else:
+            matched = int((report["kind"] == "matched").sum())
+            box.success(_t("bounds_ok", lang, n=matched))
+            problems = report[report["kind"] != "matched"]
+            if not problems.empty:
+                box.dataframe(problems, hide_index=True, key="bounds_report")
+    if not up.files:
+        return units, None
+    try:
+        sites, report, user_load = uploaded_sites(up.key, units, tuple(up.files))
+    except InputError as exc:
+        box.error(str(exc))
+        return units, None
+    summary = report_summary(user_load, report)
+    box.info(_t("summary", lang, **summary))
+    rejected = report[report["outcome"] == "rejected"] if "outcome" in report else report
+    if not rejected.empty:
+        box.dataframe(
+            rejected[["file", "row", "column", "reason"]], hide_index=True, key="upload_report"
+        )
+    box.download_button(
+        _t("report", lang),
+        report_csv(report),
+        "check_report.csv",
+        "text/csv",
+        key="dl_upload_report",
+        on_click="ignore",
+    )
+    if box.button(_t("save", lang), key="save_upload"):
+        user = user_load.sites
+        for layer in sorted(user["layer"].unique()):
+            path = save_registry(layer, user[user["layer"] == layer])
+            box.success(_t("saved", lang, path=path.name))
+        st.cache_data.clear()
+    return units, sites

@@ -1,0 +1,324 @@
+"""The embedded backend: the files in ``data/`` (the default; no configuration).
+
+Reading wraps the existing loaders. Saving a registry writes the layer's CSV files (real rows to
+``<sites>/<file>``, sample rows to ``<sites>/samples/<file>``) under an exclusive file lock, with
+the same optimistic versioning as the database: the head version lives in
+``<sites>/.versions/<layer>.json`` (absent: the shipped files are version 1) and every saved
+version is kept as ``<sites>/.history/<layer>/v<N>.csv`` with a line in ``log.jsonl``. Each file is
+replaced atomically and the head is written last, so a crash leaves the previous version current.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import io
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geo._errors import InputError
+from geo.backends import HISTORY_COLUMNS, ConflictError, RegistryLoad, files_only
+from geo.backends._registry import (
+    TEXT_COLUMNS,
+    check_frame,
+    frame_from_records,
+    records,
+    row_hash,
+)
+from geo.boundaries import Units
+from geo.crs import BD09, CGCS2000, GCJ02, WGS84, normalize_crs, wgs84_to_bd09, wgs84_to_gcj02
+from geo.settings import BOUNDARIES_DIR, PLAN_DIR, SITES_DIR
+from layers.registry import SiteLoad, combine, load_bundled, read_sites
+from layers.schema import COLUMNS, LAYERS
+
+
+class FileBackend:
+    """Boundaries, registries and plan tables from directories in the bundled layout."""
+
+    name = "files"
+
+    def __init__(
+        self,
+        boundaries_dir: Path = BOUNDARIES_DIR,
+        sites_dir: Path = SITES_DIR,
+        plan_dir: Path = PLAN_DIR,
+    ) -> None:
+        self.boundaries_dir = Path(boundaries_dir)
+        self.sites_dir = Path(sites_dir)
+        self.plan_dir = Path(plan_dir)
+
+    def __repr__(self) -> str:
+        return f"FileBackend({self.boundaries_dir.parent})"
+
+    # -- boundaries and plan -------------------------------------------------------------------
+    def load_units(self) -> Units:
+        from geo.boundaries import load_units_from_files
+
+        return load_units_from_files(self.boundaries_dir)
+
+    def load_plan(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        from geo.attainment import load_plan_from_files
+
+        return load_plan_from_files(self.plan_dir)
+
+    # -- registries ----------------------------------------------------------------------------
+    def _paths(self, layer: str, *, include_samples: bool = True) -> list[Path]:
+        file = LAYERS[layer].file
+        paths = [self.sites_dir / file]
+        if include_samples:
+            paths.append(self.sites_dir / "samples" / file)
+        return [p for p in paths if p.exists()]
+
+    def _head_path(self, layer: str) -> Path:
+        return self.sites_dir / ".versions" / f"{layer}.json"
+
+    def _history_dir(self, layer: str) -> Path:
+        return self.sites_dir / ".history" / layer
+
+    def _head(self, layer: str) -> dict:
+        path = self._head_path(layer)
+        if path.exists():
+            return json.loads(path.read_text(encoding="utf-8"))
+        shipped = bool(self._paths(layer))
+        return {"version": 1 if shipped else 0, "saved_at": None, "saved_by": ""}
+
+    def load_registry(
+        self, layer: str, *, include_samples: bool = True, version: int | None = None
+    ) -> RegistryLoad:
+        if layer not in LAYERS:
+            raise InputError(f"Unknown layer '{layer}'. Layers: {', '.join(LAYERS)}")
+        head = self._head(layer)
+        if version is not None and version != head["version"]:
+            return self._load_old(layer, version, include_samples=include_samples)
+        if self.sites_dir == SITES_DIR:  # exactly what layers.registry.load_bundled reads
+            with files_only():
+                load = load_bundled(layers=[layer], include_samples=True)
+        else:
+            loads = [_read(p, layer) for p in self._paths(layer, include_samples=True)]
+            load = combine(loads) if loads else SiteLoad(frame_from_records([]))
+        sites = load.sites
+        if not include_samples:
+            sites = sites[~sites["is_sample"]].reset_index(drop=True)
+        return RegistryLoad(
+            sites=sites,
+            rejects=load.rejects,
+            warnings=load.warnings,
+            rows_read=load.rows_read,
+            layer=layer,
+            version=int(head["version"]),
+            saved_at=_parse_time(head.get("saved_at")),
+            saved_by=head.get("saved_by", ""),
+        )
+
+    def _load_old(self, layer: str, version: int, *, include_samples: bool) -> RegistryLoad:
+        path = self._history_dir(layer) / f"v{version}.json"
+        if not path.exists():
+            raise InputError(f"Layer '{layer}' has no saved version {version} in {path.parent}")
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        sites = frame_from_records(rows)
+        if not include_samples:
+            sites = sites[~sites["is_sample"]].reset_index(drop=True)
+        entry = self._log(layer).set_index("version").loc[version]
+        return RegistryLoad(
+            sites=sites,
+            rows_read=len(sites),
+            layer=layer,
+            version=version,
+            saved_at=entry["saved_at"],
+            saved_by=entry["saved_by"],
+        )
+
+    def load_bundled(
+        self, *, layers: list[str] | None = None, include_samples: bool = True
+    ) -> SiteLoad:
+        if self.sites_dir == SITES_DIR:
+            with files_only():
+                return load_bundled(layers=layers, include_samples=include_samples)
+        wanted = layers or list(LAYERS)
+        loads = [
+            _read(path, key)
+            for key in LAYERS
+            if key in wanted
+            for path in self._paths(key, include_samples=include_samples)
+        ]
+        if not loads:
+            raise InputError(f"No registry files found under {self.sites_dir}.")
+        return combine(loads)
+
+    def save_registry(
+        self,
+        layer: str,
+        frame: pd.DataFrame,
+        *,
+        expected_version: int,
+        saved_by: str = "",
+        message: str = "",
+    ) -> int:
+        check_frame(layer, frame)
+        new_rows = records(frame)
+        lock = self.sites_dir / ".versions" / f"{layer}.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with _exclusive(lock):
+            head = self._head(layer)
+            current = int(head["version"])
+            if current != int(expected_version):
+                raise ConflictError(
+                    layer,
+                    expected=int(expected_version),
+                    current=current,
+                    saved_at=_parse_time(head.get("saved_at")),
+                    saved_by=head.get("saved_by", ""),
+                )
+            old = self.load_registry(layer)
+            old_rows = records(old.sites)
+            old_hashes = [row_hash(i, _content(r)) for i, r in enumerate(old_rows)]
+            new_hashes = [row_hash(i, _content(r)) for i, r in enumerate(new_rows)]
+            if old_hashes == new_hashes:
+                return current
+            version = current + 1
+            now = datetime.now(UTC)
+            hist = self._history_dir(layer)
+            hist.mkdir(parents=True, exist_ok=True)
+            if current >= 1 and not (hist / f"v{current}.json").exists():
+                # keep the version being replaced (e.g. the shipped files) readable
+                _write_json(hist / f"v{current}.json", old_rows)
+                _append_log(hist, current, None, "", len(old_rows), len(old_rows), 0, "as found")
+            real = [r for r in new_rows if not r["is_sample"]]
+            samples = [r for r in new_rows if r["is_sample"]]
+            file = LAYERS[layer].file
+            _write_registry(self.sites_dir / file, real, keep_empty=True)
+            _write_registry(self.sites_dir / "samples" / file, samples, keep_empty=False)
+            _write_json(hist / f"v{version}.json", new_rows)
+            (hist / f"v{version}.csv").write_bytes(_registry_csv(new_rows))
+            added = len(set(new_hashes) - set(old_hashes))
+            removed = len(set(old_hashes) - set(new_hashes))
+            _append_log(hist, version, now, saved_by, len(new_rows), added, removed, message)
+            _write_json(
+                self._head_path(layer),
+                {"version": version, "saved_at": now.isoformat(), "saved_by": saved_by},
+            )
+            return version
+
+    def _log(self, layer: str) -> pd.DataFrame:
+        path = self._history_dir(layer) / "log.jsonl"
+        if not path.exists():
+            return pd.DataFrame(columns=HISTORY_COLUMNS)
+        entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        log = pd.DataFrame(entries, columns=HISTORY_COLUMNS)
+        log["saved_at"] = log["saved_at"].map(_parse_time)
+        return log.drop_duplicates("version", keep="last").sort_values("version")
+
+    def history(self, layer: str) -> pd.DataFrame:
+        log = self._log(layer)
+        if log.empty and self._head(layer)["version"] == 1:
+            rows = len(self.load_registry(layer).sites)
+            log = pd.DataFrame(
+                [[1, None, "", rows, rows, 0, "shipped files"]], columns=HISTORY_COLUMNS
+            )
+        return log.reset_index(drop=True)
+
+
+def _read(path: Path, layer: str) -> SiteLoad:
+    """One registry file of a directory other than the bundled one."""
+    return read_sites(path, layer=layer)
+
+
+def _content(row: dict) -> dict:
+    """What identifies a row in the files: where it came from is rewritten on save."""
+    return {k: v for k, v in row.items() if k not in ("file", "row")}
+
+
+def _parse_time(value: object) -> datetime | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path):
+    with path.open("a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def _write_json(path: Path, payload: object) -> None:
+    _atomic_write(path, json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8"))
+
+
+def _append_log(hist: Path, version, saved_at, saved_by, n_rows, added, removed, message) -> None:
+    entry = {
+        "version": version,
+        "saved_at": saved_at.isoformat() if saved_at else None,
+        "saved_by": saved_by,
+        "n_rows": n_rows,
+        "n_added": added,
+        "n_removed": removed,
+        "message": message,
+    }
+    with (hist / "log.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+
+def from_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
+    """Stored WGS84 coordinates back in the system they were published in."""
+    name = normalize_crs(crs)
+    if name in (WGS84, CGCS2000):
+        return lon, lat
+    if name == GCJ02:
+        x, y = wgs84_to_gcj02([lon], [lat])
+    elif name == BD09:
+        x, y = wgs84_to_bd09([lon], [lat])
+    else:
+        from pyproj import Transformer
+
+        x, y = Transformer.from_crs(WGS84, name, always_xy=True).transform([lon], [lat])
+    return float(np.asarray(x)[0]), float(np.asarray(y)[0])
+
+
+def _registry_csv(rows: list[dict]) -> bytes:
+    """Rows as a registry file in the canonical schema (coordinates in their source system)."""
+    extras: dict[str, None] = {}
+    for row in rows:
+        for key in row["extra"]:
+            extras.setdefault(key)
+    out = []
+    for row in rows:
+        rec = {c: row[c] for c in TEXT_COLUMNS}
+        lon, lat = row["lon"], row["lat"]
+        if lon is not None and lat is not None:
+            lon, lat = from_wgs84(lon, lat, row["source_crs"] or WGS84)
+        rec["lon"] = "" if lon is None else repr(lon)
+        rec["lat"] = "" if lat is None else repr(lat)
+        rec["year"] = "" if row["year"] is None else str(row["year"])
+        rec["is_sample"] = "true" if row["is_sample"] else "false"
+        for key in extras:
+            rec[key] = row["extra"].get(key, "")
+        out.append(rec)
+    frame = pd.DataFrame(out, columns=[*COLUMNS, *extras], dtype=object)
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _write_registry(path: Path, rows: list[dict], *, keep_empty: bool) -> None:
+    if not rows and not keep_empty:
+        path.unlink(missing_ok=True)
+        return
+    _atomic_write(path, _registry_csv(rows))

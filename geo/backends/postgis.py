@@ -1,0 +1,742 @@
+"""The shared backend: PostGIS (psycopg 3), for deployments with several planners and servers.
+
+Everything lives in one schema (default ``xining``; ``XINING_DATABASE_SCHEMA``), geometry in SRID
+4326 with GIST indexes, so QGIS and the department's own SQL can read it directly.
+
+Registries are versioned with row validity ranges (a "temporal table"): a row of ``sites`` is
+valid from the version that added it (``valid_from``) until the version that removed or changed
+it (``valid_to``; NULL while current). ``registry_heads`` holds each layer's current version and is
+the row a save locks (``SELECT … FOR UPDATE``); ``registry_versions`` logs every save. A save is
+one transaction: lock the head, compare versions (optimistic locking: a planner saves with the
+version they loaded), close the current rows that are not in the new frame, insert the new ones,
+bump the head. Unchanged rows are not copied, so history costs only what changed, and any past
+version can still be read (``load_registry(layer, version=N)``). A row's identity is a hash of its
+content and its position in the layer, so a version reads back in the order it was saved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo._errors import InputError
+from geo.backends import HISTORY_COLUMNS, ConflictError, RegistryLoad, schema_name
+from geo.backends._registry import (
+    TEXT_COLUMNS,
+    check_frame,
+    frame_from_records,
+    records,
+    row_hash,
+)
+from geo.boundaries import Units
+from geo.crs import WGS84
+from layers.registry import SiteLoad, combine
+from layers.schema import LAYERS, LEVELS, PRECISION, STATUS
+
+SRID = 4326
+
+# Columns of the tabular files, in file order (all text in the files; types here where useful).
+COUNTY_COLUMNS = {
+    "code": "text PRIMARY KEY",
+    "name": "text NOT NULL",
+    "short_name": "text NOT NULL DEFAULT ''",
+    "aliases": "text NOT NULL DEFAULT ''",
+    "level": "text NOT NULL DEFAULT 'county'",
+    "area_km2": "double precision",
+    "pop_2020": "bigint",
+    "seat_lon": "double precision",
+    "seat_lat": "double precision",
+    "geometry_source": "text NOT NULL DEFAULT 'official'",
+}
+TOWNSHIP_COLUMNS = {
+    "code": "text PRIMARY KEY",
+    "code12": "text NOT NULL DEFAULT ''",
+    "name": "text NOT NULL",
+    "type": "text NOT NULL DEFAULT ''",
+    "is_statistical": "boolean NOT NULL DEFAULT false",
+    "county_code": "text NOT NULL REFERENCES counties(code)",
+    "county_name": "text NOT NULL DEFAULT ''",
+    "n_villages": "integer NOT NULL DEFAULT 0",
+    "code_2016": "text NOT NULL DEFAULT ''",
+    "aliases": "text NOT NULL DEFAULT ''",
+}
+TEXT_TABLES = {
+    "villages": [
+        "code",
+        "name",
+        "kind",
+        "township_code",
+        "township_name",
+        "county_code",
+        "county_name",
+    ],
+    "targets": [
+        "target_id",
+        "clause",
+        "source_line",
+        "quote",
+        "indicator_zh",
+        "indicator_en",
+        "comparator",
+        "value",
+        "unit",
+        "scope",
+        "scope_counties",
+        "aggregate",
+        "per_year",
+        "deadline",
+        "layer",
+        "subtypes",
+        "min_level",
+        "measure",
+        "note",
+    ],
+    "designations": [
+        "designation",
+        "county_code",
+        "county_name_plan",
+        "township_code",
+        "name_zh",
+        "clause",
+        "source_line",
+        "quote",
+        "layer",
+        "note",
+    ],
+    "reported_actuals": ["target_id", "period", "scope_code", "value", "source", "note"],
+}
+SEAT_TABLES = {
+    "township_seats": [
+        "code",
+        "name",
+        "county_code",
+        "precision",
+        "source_lon",
+        "source_lat",
+        "source_crs",
+        "source",
+    ],
+    "county_seats": ["code", "name", "source_lon", "source_lat", "source_crs", "source"],
+}
+PLAN_FILES = {
+    "targets": "targets.csv",
+    "designations": "designations.csv",
+    "reported_actuals": "reported_actuals.csv",
+}
+
+SITE_TEXT = [c for c in TEXT_COLUMNS if c != "layer"]  # ``layer`` keys the table itself
+SITE_COLUMNS = [*SITE_TEXT, "lon", "lat", "year", "is_sample", "source_file", "source_row"]
+
+
+def _in(values: Sequence[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def _ddl(schema: str) -> list[str]:
+    text_cols = ",\n".join(f"  \"{c}\" text NOT NULL DEFAULT ''" for c in SITE_TEXT)
+    point = (
+        "geometry(Point, 4326) GENERATED ALWAYS AS (CASE WHEN lon IS NULL OR lat IS NULL "
+        "THEN NULL ELSE public.ST_SetSRID(public.ST_MakePoint(lon, lat), 4326) END) STORED"
+    )
+    stmts = [
+        f"CREATE SCHEMA IF NOT EXISTS {schema}",
+        "CREATE EXTENSION IF NOT EXISTS postgis SCHEMA public",
+        f"SET search_path TO {schema}, public",
+        "CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL)",
+        "INSERT INTO meta VALUES ('schema_version', '1') ON CONFLICT (key) DO NOTHING",
+        "CREATE TABLE IF NOT EXISTS counties (\n"
+        + ",\n".join(f"  {c} {t}" for c, t in COUNTY_COLUMNS.items())
+        + ",\n  ord integer NOT NULL DEFAULT 0"
+        + ",\n  geom geometry(Geometry, 4326) NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS counties_geom_idx ON counties USING gist (geom)",
+        "CREATE TABLE IF NOT EXISTS townships (\n"
+        + ",\n".join(f"  {c} {t}" for c, t in TOWNSHIP_COLUMNS.items())
+        + ",\n  geometry_source text NOT NULL DEFAULT 'none'"
+        + ",\n  ord integer NOT NULL DEFAULT 0"
+        + ",\n  geom geometry(Geometry, 4326))",
+        "CREATE INDEX IF NOT EXISTS townships_geom_idx ON townships USING gist (geom)",
+    ]
+    for table, cols in SEAT_TABLES.items():
+        body = ",\n".join(
+            f"  {c} text " + ("PRIMARY KEY" if c == "code" else "NOT NULL DEFAULT ''") for c in cols
+        )
+        stmts += [
+            f"CREATE TABLE IF NOT EXISTS {table} (\n{body},\n"
+            f"  lon double precision NOT NULL, lat double precision NOT NULL,\n"
+            f"  ord integer NOT NULL DEFAULT 0,\n"
+            f"  geom {point})",
+            f"CREATE INDEX IF NOT EXISTS {table}_geom_idx ON {table} USING gist (geom)",
+        ]
+    for table, cols in TEXT_TABLES.items():
+        body = ",\n".join(f"  {c} text NOT NULL DEFAULT ''" for c in cols)
+        stmts.append(f"CREATE TABLE IF NOT EXISTS {table} (ord integer PRIMARY KEY,\n{body})")
+    stmts += [
+        "CREATE TABLE IF NOT EXISTS registry_heads (\n"
+        f"  layer text PRIMARY KEY CHECK (layer IN ({_in(list(LAYERS))})),\n"
+        "  version integer NOT NULL DEFAULT 0,\n"
+        "  saved_at timestamptz,\n"
+        "  saved_by text NOT NULL DEFAULT '')",
+        "CREATE TABLE IF NOT EXISTS registry_versions (\n"
+        "  layer text NOT NULL REFERENCES registry_heads(layer),\n"
+        "  version integer NOT NULL,\n"
+        "  saved_at timestamptz NOT NULL DEFAULT now(),\n"
+        "  saved_by text NOT NULL DEFAULT '',\n"
+        "  n_rows integer NOT NULL, n_added integer NOT NULL, n_removed integer NOT NULL,\n"
+        "  message text NOT NULL DEFAULT '',\n"
+        "  PRIMARY KEY (layer, version))",
+        "CREATE TABLE IF NOT EXISTS sites (\n"
+        "  uid bigserial PRIMARY KEY,\n"
+        "  layer text NOT NULL REFERENCES registry_heads(layer),\n"
+        "  ord integer NOT NULL,\n"
+        "  row_hash text NOT NULL,\n"
+        "  valid_from integer NOT NULL,\n"
+        "  valid_to integer CHECK (valid_to IS NULL OR valid_to > valid_from),\n"
+        f"{text_cols},\n"
+        "  lon double precision, lat double precision, year integer,\n"
+        "  is_sample boolean NOT NULL DEFAULT false,\n"
+        "  source_file text NOT NULL DEFAULT '', source_row integer,\n"
+        "  extra jsonb NOT NULL DEFAULT '{}',\n"
+        f"  geom {point},\n"
+        "  CHECK (name <> ''),\n"
+        f"  CHECK (status IN ({_in(list(STATUS))})),\n"
+        f"  CHECK (level IN ({_in(['', *LEVELS])})),\n"
+        f"  CHECK (location_precision IN ({_in(['', *PRECISION])})))",
+        "CREATE INDEX IF NOT EXISTS sites_current_idx ON sites (layer, ord) WHERE valid_to IS NULL",
+        "CREATE UNIQUE INDEX IF NOT EXISTS sites_current_hash_idx ON sites (layer, row_hash) "
+        "WHERE valid_to IS NULL",
+        "CREATE INDEX IF NOT EXISTS sites_versions_idx ON sites (layer, valid_from, valid_to)",
+        "CREATE INDEX IF NOT EXISTS sites_geom_idx ON sites USING gist (geom)",
+        "CREATE OR REPLACE VIEW current_sites AS SELECT * FROM sites WHERE valid_to IS NULL",
+        # The digest of the stored polygons (geo.backends.sql.DbLocator recognises them by it)
+        # is forgotten by any other change to the tables, e.g. an edit in QGIS.
+        "CREATE OR REPLACE FUNCTION forget_polygon_digest() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN "
+        "DELETE FROM meta WHERE key = 'digest_' || TG_TABLE_NAME; RETURN NULL; END $$",
+        "CREATE OR REPLACE TRIGGER counties_changed AFTER INSERT OR UPDATE OR DELETE OR "
+        "TRUNCATE ON counties FOR EACH STATEMENT EXECUTE FUNCTION forget_polygon_digest()",
+        "CREATE OR REPLACE TRIGGER townships_changed AFTER INSERT OR UPDATE OR DELETE OR "
+        "TRUNCATE ON townships FOR EACH STATEMENT EXECUTE FUNCTION forget_polygon_digest()",
+        "INSERT INTO registry_heads (layer) VALUES "
+        + ", ".join(f"('{k}')" for k in LAYERS)
+        + " ON CONFLICT (layer) DO NOTHING",
+    ]
+    return stmts
+
+
+def _geom_hex(geoms) -> list[str | None]:
+    arr = np.asarray(geoms, dtype=object)
+    out: list[str | None] = [None] * len(arr)
+    ok = np.array([g is not None and not shapely.is_empty(g) for g in arr], dtype=bool)
+    if ok.any():
+        hexes = shapely.to_wkb(shapely.set_srid(arr[ok], SRID), hex=True, include_srid=True)
+        for i, h in zip(np.flatnonzero(ok), hexes, strict=True):
+            out[i] = h
+    return out
+
+
+def _from_wkb(values) -> np.ndarray:
+    return np.array(
+        [None if v is None else shapely.from_wkb(bytes(v)) for v in values], dtype=object
+    )
+
+
+class PostGISBackend:
+    """Boundaries, versioned registries and plan tables in a PostGIS database."""
+
+    name = "postgis"
+
+    def __init__(self, url: str, *, schema: str | None = None, connect_timeout: int = 10):
+        self.url = url
+        self.schema = schema_name(schema)
+        self.connect_timeout = connect_timeout
+
+    def __repr__(self) -> str:
+        return f"PostGISBackend(schema={self.schema!r})"
+
+    # -- connections ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator:
+        """A connection in one transaction (committed on success, rolled back on error)."""
+        import psycopg
+
+        try:
+            conn = psycopg.connect(
+                self.url,
+                connect_timeout=self.connect_timeout,
+                options=f"-c search_path={self.schema},public",
+                application_name="xining-map",
+            )
+        except psycopg.OperationalError as exc:
+            raise InputError(f"Cannot connect to the database: {exc}".strip()) from exc
+        try:
+            if read_only:
+                conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+                conn.read_only = True
+            with conn.transaction():
+                yield conn
+        finally:
+            conn.close()
+
+    def init(self) -> None:
+        """Create the schema, tables and indexes (idempotent); needs PostGIS installed."""
+        import psycopg
+
+        with self.connect() as conn:
+            try:
+                for stmt in _ddl(self.schema):
+                    conn.execute(stmt)
+            except psycopg.errors.FeatureNotSupported as exc:  # postgis not installed
+                raise InputError(f"PostGIS is not available in this database: {exc}") from exc
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise InputError(
+                    f"{exc}".strip() + " (ask the database administrator to run "
+                    "CREATE EXTENSION postgis, or to grant CREATE on the database)"
+                ) from exc
+
+    def drop(self) -> None:
+        """Remove the whole schema (tests and re-deployments)."""
+        with self.connect() as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+
+    def is_initialised(self) -> bool:
+        with self.connect(read_only=True) as conn:
+            row = conn.execute(
+                "SELECT to_regclass(%s) IS NOT NULL", (f"{self.schema}.registry_heads",)
+            ).fetchone()
+        return bool(row[0])
+
+    # -- loading the bundled (or any) files into the database ----------------------------------
+    def load_from(self, files, *, parts: Sequence[str] = ("boundaries", "plan", "registries")):
+        """Copy data from a :class:`~geo.backends.files.FileBackend` into the database.
+
+        Boundaries and plan tables are replaced in one transaction; registries are saved as a new
+        version of each layer (no new version when nothing changed). Returns a summary dict.
+        """
+        summary: dict[str, int] = {}
+        if "boundaries" in parts:
+            units = files.load_units()
+            self.replace_units(units)
+            summary["counties"] = len(units.counties)
+            summary["townships"] = len(units.townships)
+        if "plan" in parts:
+            targets, designations, reported = files.load_plan()
+            self.replace_plan(targets, designations, reported)
+            summary["targets"] = len(targets)
+        if "registries" in parts:
+            for layer in LAYERS:
+                load = files.load_registry(layer)
+                head = self.registry_version(layer)
+                version = self.save_registry(
+                    layer,
+                    load.sites,
+                    expected_version=head,
+                    saved_by="geo.db load",
+                    message=f"loaded from {files.sites_dir}",
+                )
+                summary[f"sites_{layer}"] = len(load.sites)
+                summary[f"version_{layer}"] = version
+        return summary
+
+    def replace_units(self, units: Units) -> None:
+        """Replace counties, townships, villages and seats with ``units`` in one transaction."""
+        c = units.counties
+        t = units.townships
+        with self.connect() as conn:
+            conn.execute(
+                "TRUNCATE villages, township_seats, county_seats, townships, counties CASCADE"
+            )
+            cols = list(COUNTY_COLUMNS)
+            with conn.cursor().copy(
+                f"COPY counties ({', '.join(cols)}, ord, geom) FROM STDIN"
+            ) as copy:
+                geoms = _geom_hex(c.geometry.to_numpy())
+                for i, rec in enumerate(c.to_dict("records")):
+                    row = [_typed(rec.get(k), COUNTY_COLUMNS[k]) for k in cols]
+                    copy.write_row([*row, i, geoms[i]])
+            cols = list(TOWNSHIP_COLUMNS)
+            with conn.cursor().copy(
+                f"COPY townships ({', '.join(cols)}, geometry_source, ord, geom) FROM STDIN"
+            ) as copy:
+                geoms = _geom_hex(t.geometry.to_numpy())
+                for i, rec in enumerate(t.to_dict("records")):
+                    row = [_typed(rec.get(k), TOWNSHIP_COLUMNS[k]) for k in cols]
+                    copy.write_row([*row, rec.get("geometry_source") or "none", i, geoms[i]])
+            for table, frame in (
+                ("township_seats", units.township_seats),
+                ("county_seats", units.county_seats),
+            ):
+                cols = [k for k in SEAT_TABLES[table] if k in frame.columns]
+                with conn.cursor().copy(
+                    f"COPY {table} ({', '.join(cols)}, lon, lat, ord) FROM STDIN"
+                ) as copy:
+                    for i, rec in enumerate(frame.to_dict("records")):
+                        copy.write_row(
+                            [_text(rec.get(k)) for k in cols]
+                            + [float(rec["lon"]), float(rec["lat"]), i]
+                        )
+            self._copy_text_table(conn, "villages", units.villages)
+            from geo.backends.sql import polygons_digest
+
+            for table, frame in (("counties", c), ("townships", t)):
+                conn.execute(
+                    "INSERT INTO meta VALUES (%s, %s) "
+                    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                    (f"digest_{table}", polygons_digest(frame["code"], frame.geometry)),
+                )
+
+    def replace_plan(
+        self, targets: pd.DataFrame, designations: pd.DataFrame, reported: pd.DataFrame
+    ) -> None:
+        with self.connect() as conn:
+            conn.execute("TRUNCATE targets, designations, reported_actuals")
+            for table, frame in zip(
+                ("targets", "designations", "reported_actuals"),
+                (targets, designations, reported),
+                strict=True,
+            ):
+                self._copy_text_table(conn, table, frame)
+
+    @staticmethod
+    def _copy_text_table(conn, table: str, frame: pd.DataFrame) -> None:
+        cols = TEXT_TABLES[table]
+        unknown = [c for c in frame.columns if c not in cols]
+        if unknown:
+            raise InputError(f"{table}: columns {unknown} have no place in the database table")
+        present = [c for c in cols if c in frame.columns]
+        with conn.cursor().copy(f"COPY {table} (ord, {', '.join(present)}) FROM STDIN") as copy:
+            for i, rec in enumerate(frame.to_dict("records")):
+                copy.write_row([i, *(_text(rec.get(c)) for c in present)])
+
+    # -- reading -------------------------------------------------------------------------------
+    def _frame(self, conn, sql: str, params=()) -> pd.DataFrame:
+        cur = conn.execute(sql, params)
+        names = [d.name for d in cur.description]
+        return pd.DataFrame(cur.fetchall(), columns=names)
+
+    def load_units(self) -> Units:
+        cols = list(COUNTY_COLUMNS)
+        with self.connect(read_only=True) as conn:
+            counties = self._frame(
+                conn,
+                f"SELECT {', '.join(cols)}, ST_AsBinary(geom) AS wkb FROM counties "
+                "ORDER BY ord, code",
+            )
+            townships = self._frame(
+                conn,
+                f"SELECT {', '.join(TOWNSHIP_COLUMNS)}, geometry_source, "
+                "ST_AsBinary(geom) AS wkb FROM townships ORDER BY ord, code",
+            )
+            seats = {
+                table: self._frame(
+                    conn,
+                    f"SELECT {', '.join(SEAT_TABLES[table])}, lon, lat FROM {table} "
+                    "ORDER BY ord, code",
+                )
+                for table in SEAT_TABLES
+            }
+            villages = self._text_table(conn, "villages")
+        if counties.empty:
+            raise InputError(
+                f"The database schema '{self.schema}' has no counties: run "
+                "`python -m geo.db load` first."
+            )
+        geometry = _from_wkb(counties.pop("wkb"))
+        for col in ("area_km2", "seat_lon", "seat_lat"):
+            counties[col] = counties[col].astype(float)
+        counties["pop_2020"] = pd.to_numeric(counties["pop_2020"])
+        counties = gpd.GeoDataFrame(counties, geometry=geometry, crs=WGS84)
+        geometry = _from_wkb(townships.pop("wkb"))
+        townships["n_villages"] = townships["n_villages"].astype(int)
+        townships["is_statistical"] = townships["is_statistical"].astype(bool)
+        source = townships.pop("geometry_source")
+        townships["geometry"] = geometry
+        townships["geometry_source"] = source  # the column order of geo.boundaries.load_units
+        seat_frames = {}
+        for table, frame in seats.items():
+            lead = ["code", "name", *(["county_code"] if "county_code" in frame else [])]
+            rest = [c for c in frame.columns if c not in (*lead, "lon", "lat")]
+            order = [*lead, "lon", "lat", *rest]  # the column order of the seat files
+            frame = frame[order]
+            frame[["lon", "lat"]] = frame[["lon", "lat"]].astype(float)
+            seat_frames[table] = frame
+        return Units.from_frames(
+            counties,
+            townships,
+            villages=villages,
+            township_seats=seat_frames["township_seats"],
+            county_seats=seat_frames["county_seats"],
+        )
+
+    def _text_table(self, conn, table: str) -> pd.DataFrame:
+        cols = TEXT_TABLES[table]
+        frame = self._frame(conn, f"SELECT {', '.join(cols)} FROM {table} ORDER BY ord")
+        if frame.empty:
+            frame = pd.DataFrame(columns=cols)
+        return frame.astype(str)
+
+    def load_plan(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        with self.connect(read_only=True) as conn:
+            frames = [self._text_table(conn, t) for t in ("targets", "designations")]
+            frames.append(self._text_table(conn, "reported_actuals"))
+        if frames[0].empty:
+            raise InputError(
+                f"The database schema '{self.schema}' has no plan targets: run "
+                "`python -m geo.db load` first."
+            )
+        frames[0]["value"] = pd.to_numeric(frames[0]["value"])
+        return frames[0], frames[1], frames[2]
+
+    def registry_version(self, layer: str) -> int:
+        with self.connect(read_only=True) as conn:
+            row = conn.execute(
+                "SELECT version FROM registry_heads WHERE layer = %s", (layer,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _rows(self, conn, layer: str, version: int | None, include_samples: bool) -> list[dict]:
+        cols = ", ".join(f'"{c}"' for c in SITE_COLUMNS)
+        if version is None:
+            where, params = "valid_to IS NULL", [layer]
+        else:
+            where = "valid_from <= %s AND (valid_to IS NULL OR valid_to > %s)"
+            params = [layer, version, version]
+        if not include_samples:
+            where += " AND NOT is_sample"
+        cur = conn.execute(
+            f"SELECT {cols}, extra FROM sites WHERE layer = %s AND {where} ORDER BY ord", params
+        )
+        out = []
+        for values in cur.fetchall():
+            row = dict(zip([*SITE_COLUMNS, "extra"], values, strict=True))
+            row["layer"] = layer
+            row["file"] = row.pop("source_file")
+            row["row"] = row.pop("source_row")
+            out.append(row)
+        return out
+
+    def load_registry(
+        self, layer: str, *, include_samples: bool = True, version: int | None = None
+    ) -> RegistryLoad:
+        if layer not in LAYERS:
+            raise InputError(f"Unknown layer '{layer}'. Layers: {', '.join(LAYERS)}")
+        with self.connect(read_only=True) as conn:
+            head = conn.execute(
+                "SELECT version, saved_at, saved_by FROM registry_heads WHERE layer = %s",
+                (layer,),
+            ).fetchone()
+            if head is None:
+                raise InputError(f"Schema '{self.schema}' is not initialised: run geo.db init")
+            current, saved_at, saved_by = head
+            if version is not None and version != current:
+                logged = conn.execute(
+                    "SELECT saved_at, saved_by FROM registry_versions "
+                    "WHERE layer = %s AND version = %s",
+                    (layer, version),
+                ).fetchone()
+                if logged is None:
+                    raise InputError(f"Layer '{layer}' has no saved version {version}")
+                saved_at, saved_by = logged
+                current = version
+            rows = self._rows(conn, layer, version, include_samples)
+        sites = frame_from_records(rows)
+        return RegistryLoad(
+            sites=sites,
+            rows_read=len(sites),
+            layer=layer,
+            version=int(current),
+            saved_at=saved_at,
+            saved_by=saved_by or "",
+        )
+
+    def load_bundled(
+        self, *, layers: list[str] | None = None, include_samples: bool = True
+    ) -> SiteLoad:
+        wanted = [k for k in LAYERS if k in (layers or list(LAYERS))]
+        loads = [self.load_registry(k, include_samples=include_samples) for k in wanted]
+        loads = [load for load in loads if not load.sites.empty] or loads
+        return combine(loads)
+
+    def history(self, layer: str) -> pd.DataFrame:
+        with self.connect(read_only=True) as conn:
+            frame = self._frame(
+                conn,
+                f"SELECT {', '.join(HISTORY_COLUMNS)} FROM registry_versions "
+                "WHERE layer = %s ORDER BY version",
+                (layer,),
+            )
+        return frame if not frame.empty else pd.DataFrame(columns=HISTORY_COLUMNS)
+
+    # -- saving --------------------------------------------------------------------------------
+    def save_registry(
+        self,
+        layer: str,
+        frame: pd.DataFrame,
+        *,
+        expected_version: int,
+        saved_by: str = "",
+        message: str = "",
+    ) -> int:
+        from psycopg.types.json import Jsonb
+
+        check_frame(layer, frame)
+        rows = records(frame)
+        hashes = [row_hash(i, r) for i, r in enumerate(rows)]
+        with self.connect() as conn:
+            conn.execute(
+                "INSERT INTO registry_heads (layer) VALUES (%s) ON CONFLICT DO NOTHING", (layer,)
+            )
+            current, saved_at, last_by = conn.execute(
+                "SELECT version, saved_at, saved_by FROM registry_heads "
+                "WHERE layer = %s FOR UPDATE",
+                (layer,),
+            ).fetchone()
+            if current != int(expected_version):
+                raise ConflictError(
+                    layer,
+                    expected=int(expected_version),
+                    current=int(current),
+                    saved_at=saved_at,
+                    saved_by=last_by or "",
+                )
+            version = current + 1
+            conn.execute(
+                "CREATE TEMP TABLE incoming (ord integer, row_hash text, "
+                + ", ".join(f'"{c}" text' for c in SITE_TEXT)
+                + ", lon double precision, lat double precision, year integer, "
+                "is_sample boolean, source_file text, source_row integer, extra jsonb) "
+                "ON COMMIT DROP"
+            )
+            cols = ", ".join(f'"{c}"' for c in SITE_COLUMNS)
+            with conn.cursor().copy(
+                f"COPY incoming (ord, row_hash, {cols}, extra) FROM STDIN"
+            ) as copy:
+                for i, (row, digest) in enumerate(zip(rows, hashes, strict=True)):
+                    copy.write_row(
+                        [
+                            i,
+                            digest,
+                            *(row[c] for c in SITE_TEXT),
+                            row["lon"],
+                            row["lat"],
+                            row["year"],
+                            row["is_sample"],
+                            row["file"],
+                            row["row"],
+                            Jsonb(row["extra"]),
+                        ]
+                    )
+            removed = conn.execute(
+                "UPDATE sites s SET valid_to = %s WHERE s.layer = %s AND s.valid_to IS NULL "
+                "AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.row_hash = s.row_hash)",
+                (version, layer),
+            ).rowcount
+            added = conn.execute(
+                f"INSERT INTO sites (layer, ord, row_hash, valid_from, {cols}, extra) "
+                f"SELECT %s, i.ord, i.row_hash, %s, "
+                + ", ".join(f'i."{c}"' for c in SITE_COLUMNS)
+                + ", i.extra FROM incoming i WHERE NOT EXISTS (SELECT 1 FROM sites s "
+                "WHERE s.layer = %s AND s.valid_to IS NULL AND s.row_hash = i.row_hash)",
+                (layer, version, layer),
+            ).rowcount
+            if added == 0 and removed == 0:
+                return int(current)  # nothing changed: no new version (the block commits no-op)
+            conn.execute(
+                "UPDATE registry_heads SET version = %s, saved_at = now(), saved_by = %s "
+                "WHERE layer = %s",
+                (version, saved_by, layer),
+            )
+            conn.execute(
+                "INSERT INTO registry_versions "
+                "(layer, version, saved_at, saved_by, n_rows, n_added, n_removed, message) "
+                "VALUES (%s, %s, now(), %s, %s, %s, %s, %s)",
+                (layer, version, saved_by, len(rows), added, removed, message),
+            )
+        return int(version)
+
+    # -- export --------------------------------------------------------------------------------
+    def export(self, directory: Path) -> list[Path]:
+        """Write everything in the bundled layout (boundaries/, sites/, plan/) under directory."""
+        from geo.backends.files import _registry_csv
+
+        directory = Path(directory)
+        bdir, sdir, pdir = directory / "boundaries", directory / "sites", directory / "plan"
+        for d in (bdir, sdir / "samples", pdir):
+            d.mkdir(parents=True, exist_ok=True)
+        units = self.load_units()
+        counties = units.counties[[*COUNTY_COLUMNS, "geometry"]]
+        counties.to_file(bdir / "counties.geojson", driver="GeoJSON", COORDINATE_PRECISION=15)
+        tw = units.townships
+        reg_cols = [c for c in TOWNSHIP_COLUMNS]
+        register = pd.DataFrame(tw[reg_cols]).copy()
+        register["is_statistical"] = register["is_statistical"].map(
+            lambda v: "True" if v else "False"
+        )
+        _csv(register, bdir / "townships.csv")
+        zones = tw[tw.geometry.notna()][
+            ["code", "name", "county_code", "geometry_source", "type", "area_km2", "geometry"]
+        ]
+        zones.to_file(bdir / "township_zones.geojson", driver="GeoJSON", COORDINATE_PRECISION=15)
+        _csv(units.villages, bdir / "villages.csv")
+        for table, name in (("township_seats", "township_seats"), ("county_seats", "county_seats")):
+            frame = getattr(units, name)
+            lead = ["code", "name", *(["county_code"] if "county_code" in frame else [])]
+            rest = [c for c in frame.columns if c not in (*lead, "lon", "lat")]
+            order = [*lead, "lon", "lat", *rest]
+            out = frame[order].copy()
+            out["lon"] = out["lon"].map(repr)
+            out["lat"] = out["lat"].map(repr)
+            _csv(out, bdir / f"{table}.csv")
+        targets, designations, reported = self.load_plan()
+        for frame, table in (
+            (targets, "targets"),
+            (designations, "designations"),
+            (reported, "reported_actuals"),
+        ):
+            out = frame.copy()
+            if table == "targets":
+                with self.connect(read_only=True) as conn:
+                    out["value"] = self._text_table(conn, "targets")["value"]
+            _csv(out, pdir / PLAN_FILES[table])
+        for layer, spec in LAYERS.items():
+            rows = records(self.load_registry(layer).sites)
+            real = [r for r in rows if not r["is_sample"]]
+            samples = [r for r in rows if r["is_sample"]]
+            (sdir / spec.file).write_bytes(_registry_csv(real))
+            if samples:
+                (sdir / "samples" / spec.file).write_bytes(_registry_csv(samples))
+        return sorted(p for p in directory.rglob("*") if p.is_file())
+
+
+def _csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False)
+
+
+def _text(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _typed(value: object, sql_type: str):
+    """A frame value as the Python value COPY needs for a column of ``sql_type``."""
+    missing = value is None or (isinstance(value, float | np.floating) and np.isnan(value))
+    if sql_type.startswith("text"):
+        return "" if missing else str(value)
+    if missing:
+        return None
+    if sql_type.startswith("double"):
+        return float(value)
+    if sql_type.startswith(("bigint", "integer")):
+        return int(value)
+    if sql_type.startswith("boolean"):
+        return bool(value)
+    return value
+
+
+__all__ = ["PostGISBackend"]

@@ -1,0 +1,300 @@
+"""Spatial SQL in PostGIS where it pays: point-in-polygon, counts, nearest-site distances.
+
+The rules stay in one place (:func:`geo.assign.assign_sites`: stated names, seat placement,
+reconciliation, flags); only its point-in-polygon step runs in the database, against the stored,
+GIST-indexed ``counties`` and ``townships`` (``ST_Covers``: a point on a border is covered by both
+units, and goes to the smallest code, flagged ``on_border``, exactly as in memory). Coverage counts
+are a ``GROUP BY`` and the distance from each township seat to its nearest site is a KNN query
+(``ORDER BY a <-> b LIMIT 1`` on a GIST index) in UTM 47N (``ST_Transform(…, 32647)``), never
+degrees. The SQL results merge into :class:`geo.coverage_parts.CoverageParts`, so the final table
+is built by the same code as the embedded one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import itertools
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.assign import assign_sites
+from geo.boundaries import Units
+from geo.coverage_parts import COUNT_KEYS, CoverageParts, finish
+from layers.schema import LAYERS
+
+PROJECTED_SRID = 32647
+_TEMP_NAMES = itertools.count()
+_COPY_BATCH = 50_000
+
+
+def polygons_digest(codes, polygons) -> str:
+    """Identity of a set of coded polygons (to recognise the stored tables)."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    geoms = np.asarray(polygons, dtype=object)
+    for code, geom in zip(np.asarray(codes), geoms, strict=True):
+        digest.update(str(code).encode())
+        if geom is not None and not shapely.is_empty(geom):
+            digest.update(shapely.to_wkb(geom, byte_order=1))
+        digest.update(b"|")
+    return digest.hexdigest()
+
+
+def _copy_points(conn, table: str, x: np.ndarray, y: np.ndarray) -> None:
+    conn.execute(
+        f"CREATE TEMP TABLE {table} (i integer, x double precision, y double precision) "
+        "ON COMMIT DROP"
+    )
+    ok = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    with conn.cursor().copy(f"COPY {table} (i, x, y) FROM STDIN") as copy:
+        for i in ok:
+            copy.write_row((int(i), float(x[i]), float(y[i])))
+    conn.execute(
+        f"ALTER TABLE {table} ADD COLUMN geom geometry(Point, 4326) "
+        "GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(x, y), 4326)) STORED"
+    )
+    conn.execute(f"ANALYZE {table}")
+
+
+def locate_sql(conn, x: np.ndarray, y: np.ndarray, table: str) -> tuple[np.ndarray, np.ndarray]:
+    """Code of the unit of ``table`` covering each point ('' if none), and a border mask.
+
+    Smallest code wins where several units cover a point (compared byte-wise, as numpy does).
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n = len(x)
+    codes = np.full(n, "", dtype=object)
+    border = np.zeros(n, dtype=bool)
+    if n == 0:
+        return codes, border
+    _copy_points(conn, "_pts", x, y)
+    rows = conn.execute(
+        f'SELECT p.i, min(u.code COLLATE "C"), count(*) FROM _pts p '
+        f"JOIN {table} u ON ST_Covers(u.geom, p.geom) GROUP BY p.i"
+    ).fetchall()
+    conn.execute("DROP TABLE _pts")
+    if rows:
+        idx = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        codes[idx] = [r[1] for r in rows]
+        border[idx] = np.fromiter((r[2] > 1 for r in rows), dtype=bool, count=len(rows))
+    return codes, border
+
+
+class DbLocator:
+    """:func:`geo.assign.locate` with the point-in-polygon done by PostGIS.
+
+    Polygons that are the stored ``counties`` / ``townships`` (recognised by the digest kept in
+    ``meta`` when they were loaded; any later edit of those tables drops it) are joined in place,
+    with their GIST index; any other polygons (e.g. a user's township file held in memory) are
+    first copied to an indexed temporary table. Either way the polygons joined are exactly the
+    ones passed in.
+    """
+
+    def __init__(self, conn) -> None:
+        self.conn = conn
+        rows = conn.execute(
+            "SELECT value, substr(key, 8) FROM meta WHERE starts_with(key, 'digest_')"
+        ).fetchall()
+        self.tables = dict(rows)
+        self.calls: list[str] = []
+
+    def _table_for(self, polygons: gpd.GeoSeries, codes: np.ndarray) -> str:
+        table = self.tables.get(polygons_digest(codes, polygons))
+        if table:
+            return table
+        name = f"_polys{next(_TEMP_NAMES)}"
+        self.conn.execute(
+            f"CREATE TEMP TABLE {name} (code text, geom geometry(Geometry, 4326)) ON COMMIT DROP"
+        )
+        geoms = polygons.to_numpy()
+        with self.conn.cursor().copy(f"COPY {name} (code, geom) FROM STDIN") as copy:
+            for code, geom in zip(codes, geoms, strict=True):
+                if geom is not None and not shapely.is_empty(geom):
+                    wkb = shapely.to_wkb(shapely.set_srid(geom, 4326), hex=True, include_srid=True)
+                    copy.write_row((str(code), wkb))
+        self.conn.execute(f"CREATE INDEX ON {name} USING gist (geom)")
+        self.conn.execute(f"ANALYZE {name}")
+        return name
+
+    def __call__(
+        self, x: np.ndarray, y: np.ndarray, polygons: gpd.GeoSeries, codes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        table = self._table_for(polygons, np.asarray(codes))
+        self.calls.append(table)
+        found, border = locate_sql(self.conn, x, y, table)
+        position = {str(c): i for i, c in enumerate(np.asarray(codes))}
+        result = np.fromiter(
+            (position.get(c, -1) if c else -1 for c in found), dtype=np.int64, count=len(found)
+        )
+        return result, border
+
+
+# assign_sites takes its point-in-polygon step from a ``locator`` argument when it has one;
+# until then the step is routed, per thread/task only, through a context variable.
+_ACTIVE: ContextVar[Callable | None] = ContextVar("xining_sql_locator", default=None)
+
+
+def _has_locator_argument() -> bool:
+    return "locator" in inspect.signature(assign_sites).parameters
+
+
+@contextlib.contextmanager
+def _routed(locator: Callable) -> Iterator[None]:
+    import geo.assign as module
+
+    if not getattr(module.locate, "_routes_by_context", False):
+        original = module.locate
+
+        def locate(x, y, polygons, codes):
+            active = _ACTIVE.get()
+            return (active or original)(x, y, polygons, codes)
+
+        locate._routes_by_context = True  # type: ignore[attr-defined]
+        locate.__wrapped__ = original  # type: ignore[attr-defined]
+        locate.__doc__ = original.__doc__
+        module.locate = locate
+    token = _ACTIVE.set(locator)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def assign_sites_sql(conn, sites: pd.DataFrame, units: Units) -> gpd.GeoDataFrame:
+    """:func:`geo.assign.assign_sites` with the point-in-polygon joins run in PostGIS."""
+    locator = DbLocator(conn)
+    if _has_locator_argument():
+        return assign_sites(sites, units, locator=locator)
+    with _routed(locator):
+        return assign_sites(sites, units)
+
+
+def _copy_assigned(conn, assigned: pd.DataFrame) -> None:
+    conn.execute(
+        "CREATE TEMP TABLE _assigned (layer text, county_code text, township_code text, "
+        "is_sample boolean, approx boolean, village text, lon double precision, "
+        "lat double precision) ON COMMIT DROP"
+    )
+    frame = pd.DataFrame(
+        {
+            "layer": assigned["layer"].astype(str),
+            "county_code": assigned["county_code"].fillna("").astype(str),
+            "township_code": assigned["township_code"].fillna("").astype(str),
+            "is_sample": assigned["is_sample"].astype(bool),
+            "approx": assigned["location_precision"].ne("exact"),
+            "village": assigned["village"].fillna("").astype(str),
+            "lon": assigned["lon"].astype(float),
+            "lat": assigned["lat"].astype(float),
+        }
+    )
+    with conn.cursor().copy("COPY _assigned FROM STDIN") as copy:
+        for rec in frame.itertuples(index=False):
+            lon = None if np.isnan(rec.lon) else float(rec.lon)
+            lat = None if np.isnan(rec.lat) else float(rec.lat)
+            copy.write_row(
+                (
+                    rec.layer,
+                    rec.county_code,
+                    rec.township_code,
+                    bool(rec.is_sample),
+                    bool(rec.approx),
+                    rec.village,
+                    lon,
+                    lat,
+                )
+            )
+    conn.execute(
+        "ALTER TABLE _assigned ADD COLUMN geom_m geometry(Point, 32647) GENERATED ALWAYS AS "
+        "(CASE WHEN lon IS NULL OR lat IS NULL THEN NULL ELSE "
+        f"ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326), {PROJECTED_SRID}) END) STORED"
+    )
+    conn.execute("CREATE INDEX ON _assigned USING gist (geom_m)")
+    conn.execute("ANALYZE _assigned")
+
+
+def _copy_seats(conn, seats: pd.DataFrame) -> None:
+    conn.execute(
+        "CREATE TEMP TABLE _seats (ord integer, code text, lon double precision, "
+        "lat double precision) ON COMMIT DROP"
+    )
+    with conn.cursor().copy("COPY _seats FROM STDIN") as copy:
+        for i, rec in enumerate(seats[["code", "lon", "lat"]].itertuples(index=False)):
+            copy.write_row((i, str(rec.code), float(rec.lon), float(rec.lat)))
+    conn.execute(
+        "ALTER TABLE _seats ADD COLUMN geom_m geometry(Point, 32647) GENERATED ALWAYS AS "
+        f"(ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326), {PROJECTED_SRID})) STORED"
+    )
+
+
+def coverage_parts_sql(
+    conn,
+    assigned: pd.DataFrame,
+    seats: pd.DataFrame,
+    *,
+    layers: list[str] | None = None,
+) -> CoverageParts:
+    """Counts (GROUP BY), served units, and KNN nearest-site distances, computed in PostGIS.
+
+    ``seats``: the township seats to measure from (``units.township_seats``).
+    """
+    layers = layers or list(LAYERS)
+    _copy_assigned(conn, assigned[assigned["layer"].isin(layers)])
+    _copy_seats(conn, seats)
+    keys = ", ".join(COUNT_KEYS)
+    counts = pd.DataFrame(
+        conn.execute(
+            f"SELECT {keys}, count(*) FROM _assigned GROUP BY {keys} ORDER BY {keys}"
+        ).fetchall(),
+        columns=[*COUNT_KEYS, "n"],
+    )
+    served_t = pd.DataFrame(
+        conn.execute(
+            "SELECT DISTINCT layer, township_code FROM _assigned WHERE township_code <> ''"
+        ).fetchall(),
+        columns=["layer", "township_code"],
+    )
+    served_v = pd.DataFrame(
+        conn.execute(
+            "SELECT DISTINCT layer, village, township_code FROM _assigned WHERE village <> ''"
+        ).fetchall(),
+        columns=["layer", "village", "township_code"],
+    )
+    nearest = pd.DataFrame(
+        conn.execute(
+            "SELECT l.layer, s.code, d.metres FROM _seats s "
+            "CROSS JOIN (SELECT DISTINCT layer FROM _assigned WHERE county_code <> '' "
+            "AND geom_m IS NOT NULL) l "
+            "CROSS JOIN LATERAL (SELECT a.geom_m <-> s.geom_m AS metres FROM _assigned a "
+            "WHERE a.layer = l.layer AND a.county_code <> '' AND a.geom_m IS NOT NULL "
+            "ORDER BY a.geom_m <-> s.geom_m LIMIT 1) d "
+            "ORDER BY l.layer, s.ord"
+        ).fetchall(),
+        columns=["layer", "code", "metres"],
+    )
+    conn.execute("DROP TABLE _assigned, _seats")
+    return CoverageParts(
+        counts=counts,
+        served_townships=served_t,
+        served_villages=served_v,
+        nearest_m=nearest,
+    )
+
+
+def summarize_sql(
+    conn,
+    units: Units,
+    assigned: pd.DataFrame,
+    *,
+    level: str = "county",
+    layers: list[str] | None = None,
+) -> gpd.GeoDataFrame:
+    """:func:`geo.coverage.summarize` with counts and nearest distances computed in PostGIS."""
+    parts = coverage_parts_sql(conn, assigned, units.township_seats, layers=layers)
+    return finish(units, parts, level=level, layers=layers)

@@ -1,0 +1,1 @@
+"""Database administration: ``python -m geo.db init|load|export|status`` (see geo.db.cli)."""

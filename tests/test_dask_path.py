@@ -1,0 +1,174 @@
+"""Country-scale batch path on Dask: the same numbers as the in-memory path."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geo import dask_path
+from geo.assign import assign_sites
+from geo.coverage import summarize
+from layers.schema import COLUMNS, LAYERS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _synthetic(units, n: int, *, seed: int = 3) -> pd.DataFrame:
+    """Random sites over and around Xining, with samples, seat-placed rows (county or township
+    named, no coordinates), villages, and points exactly on township-seat positions."""
+    rng = np.random.default_rng(seed)
+    x0, y0, x1, y1 = units.counties.total_bounds
+    frame = pd.DataFrame({c: "" for c in COLUMNS}, index=range(n))
+    frame["name"] = [f"站{i}" for i in range(n)]
+    frame["layer"] = rng.choice(list(LAYERS), n)
+    frame["lon"] = rng.uniform(x0 - 0.05, x1 + 0.05, n)
+    frame["lat"] = rng.uniform(y0 - 0.05, y1 + 0.05, n)
+    seats = units.township_seats.sample(n // 20, replace=True, random_state=seed)
+    frame.loc[: len(seats) - 1, ["lon", "lat"]] = seats[["lon", "lat"]].to_numpy()
+    blank = frame.index[-(n // 25) :]
+    frame.loc[blank, ["lon", "lat"]] = np.nan
+    frame.loc[blank, "county"] = rng.choice(units.counties["name"], len(blank))
+    frame.loc[blank[::2], "township"] = rng.choice(units.townships["name"], len(blank[::2]))
+    villages = units.villages.sample(n // 30, replace=True, random_state=seed)
+    frame.loc[frame.index[: len(villages)], "village"] = villages["name"].to_numpy()
+    frame["is_sample"] = rng.random(n) < 0.15
+    frame["status"] = "built"
+    return frame
+
+
+@pytest.fixture(scope="module")
+def synthetic_csv(tmp_path_factory, units):
+    frame = _synthetic(units, 6000)
+    path = tmp_path_factory.mktemp("dask") / "sites.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _in_memory(units, path: Path, *, include_samples: bool):
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    sites = dask_path.canonical(raw, filename=path.name)
+    sites["row"] = np.arange(2, len(sites) + 2)
+    if not include_samples:
+        sites = sites[~sites["is_sample"]]
+    return assign_sites(sites.reset_index(drop=True), units)
+
+
+@pytest.mark.parametrize("level", ["county", "township"])
+def test_summarize_large_equals_in_memory(units, synthetic_csv, level):
+    assigned = _in_memory(units, synthetic_csv, include_samples=False)
+    expected = summarize(units, assigned, level=level)
+    got = dask_path.summarize_large(
+        synthetic_csv, level=level, scheduler="threads", units=units, blocksize="64kB"
+    )
+    pd.testing.assert_frame_equal(expected, got)
+    assert expected[[f"n_{k}" for k in LAYERS]].to_numpy().sum() > 2000
+
+
+def test_spatially_partitioned_parquet_gives_the_same_counts(units, synthetic_csv, tmp_path):
+    out = dask_path.partition_spatially(
+        synthetic_csv, tmp_path / "parts.parquet", npartitions=6, scheduler="threads"
+    )
+    parts = pd.read_parquet(out)
+    assert parts.index.is_monotonic_increasing  # sorted along the Hilbert curve
+    no_point = parts["lon"].isna()
+    assert no_point.any() and (parts.index[no_point] == np.iinfo(np.int64).max).all()
+    assigned = _in_memory(units, synthetic_csv, include_samples=True)
+    for level in ("county", "township"):
+        expected = summarize(units, assigned, level=level, layers=["incubator", "ecommerce"])
+        got = dask_path.summarize_large(
+            out,
+            level=level,
+            layers=["incubator", "ecommerce"],
+            include_samples=True,
+            scheduler="threads",
+            units=units,
+        )
+        pd.testing.assert_frame_equal(expected, got)
+
+
+def test_given_scheduler_address_uses_that_cluster(units, synthetic_csv):
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        got = dask_path.summarize_large(
+            synthetic_csv, scheduler_address=cluster.scheduler_address, units=units
+        )
+        assert client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) >= 0
+    assigned = _in_memory(units, synthetic_csv, include_samples=False)
+    pd.testing.assert_frame_equal(summarize(units, assigned, level="county"), got)
+
+
+def test_assign_large_writes_every_row_as_in_memory(units, synthetic_csv, tmp_path):
+    expected = _in_memory(units, synthetic_csv, include_samples=True)
+    keys = ["name", "county_code", "township_code", "assign_method", "flags"]
+    out_csv = dask_path.assign_large(
+        synthetic_csv, tmp_path / "a.csv", scheduler="threads", units=units, blocksize="64kB"
+    )
+    assert out_csv.read_bytes().startswith(b"\xef\xbb\xbf")  # Excel-friendly, one header
+    back = pd.read_csv(out_csv, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    pd.testing.assert_frame_equal(back[keys], expected[keys].astype(str), check_dtype=False)
+    out_pq = dask_path.assign_large(
+        synthetic_csv, tmp_path / "a.parquet", scheduler="threads", units=units
+    )
+    back = pd.read_parquet(out_pq)
+    assert len(back) == len(expected)
+    assert (back["county_code"].to_numpy() == expected["county_code"].to_numpy()).all()
+
+
+def test_command_line_summarize(synthetic_csv, tmp_path):
+    out = tmp_path / "towns.csv"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XINING_DATABASE")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "geo.dask_path",
+            "--scheduler",
+            "threads",
+            "summarize",
+            "--sites",
+            str(synthetic_csv),
+            "--level",
+            "township",
+            "-o",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    back = pd.read_csv(out, encoding="utf-8-sig", dtype={"code": str})
+    assert len(back) == 80 + 7 and back["n_park"].sum() > 0
+
+
+def test_unusable_input_is_a_clear_error(tmp_path):
+    from geo._errors import InputError
+
+    with pytest.raises(InputError, match="file not found"):
+        dask_path.summarize_large(tmp_path / "nope.csv", scheduler="threads")
+    bad = tmp_path / "x.xlsx"
+    bad.write_bytes(b"")
+    with pytest.raises(InputError, match="CSV or Parquet"):
+        dask_path.summarize_large(bad, scheduler="threads")
+
+
+def test_local_cluster_of_worker_processes(units, tmp_path):
+    frame = _synthetic(units, 1500, seed=9)
+    path = tmp_path / "small.csv"
+    frame.to_csv(path, index=False)
+    got = dask_path.summarize_large(path, scheduler="processes", units=units, blocksize="32kB")
+    assigned = _in_memory(units, path, include_samples=False)
+    pd.testing.assert_frame_equal(summarize(units, assigned, level="county"), got)
