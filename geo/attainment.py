@@ -22,6 +22,29 @@ from geo.settings import PLAN_DIR
 from layers.schema import level_counts
 
 STATUSES = ("met", "behind", "no_data")
+
+# Columns of data/plan/targets.csv, in file order (see data/plan/PROVENANCE.md).
+TARGET_COLUMNS = (
+    "target_id",
+    "clause",
+    "source_line",
+    "quote",
+    "indicator_zh",
+    "indicator_en",
+    "comparator",
+    "value",
+    "unit",
+    "scope",
+    "scope_counties",
+    "aggregate",
+    "per_year",
+    "deadline",
+    "layer",
+    "subtypes",
+    "min_level",
+    "measure",
+    "note",
+)
 STATUS_ZH = {"met": "已达标", "behind": "未达标", "no_data": "无数据"}
 
 # Target → designation kind in designations.csv, for targets the plan meets by designating.

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from geo.assign import assign_sites
-from geo.attainment import attainment, load_plan
+from geo.attainment import TARGET_COLUMNS, attainment, load_plan
 from geo.coverage import summarize
 from tests.conftest import make_sites
 
@@ -107,27 +107,7 @@ def test_attainment_statuses_and_sample_exclusion(units, bundled):
 def test_attainment_counts_levels_subtypes_years_and_planned(toy_units, tmp_path):
     plan = tmp_path / "plan"
     plan.mkdir()
-    cols = [
-        "target_id",
-        "clause",
-        "source_line",
-        "quote",
-        "indicator_zh",
-        "indicator_en",
-        "comparator",
-        "value",
-        "unit",
-        "scope",
-        "scope_counties",
-        "aggregate",
-        "per_year",
-        "deadline",
-        "layer",
-        "subtypes",
-        "min_level",
-        "measure",
-        "note",
-    ]
+    cols = list(TARGET_COLUMNS)
     pd.DataFrame(
         [
             [

@@ -26,6 +26,7 @@ import pandas as pd
 import shapely
 
 from geo._errors import InputError
+from geo.attainment import TARGET_COLUMNS
 from geo.backends import HISTORY_COLUMNS, ConflictError, RegistryLoad, schema_name
 from geo.backends._registry import (
     TEXT_COLUMNS,
@@ -76,27 +77,7 @@ TEXT_TABLES = {
         "county_code",
         "county_name",
     ],
-    "targets": [
-        "target_id",
-        "clause",
-        "source_line",
-        "quote",
-        "indicator_zh",
-        "indicator_en",
-        "comparator",
-        "value",
-        "unit",
-        "scope",
-        "scope_counties",
-        "aggregate",
-        "per_year",
-        "deadline",
-        "layer",
-        "subtypes",
-        "min_level",
-        "measure",
-        "note",
-    ],
+    "targets": list(TARGET_COLUMNS),
     "designations": [
         "designation",
         "county_code",
