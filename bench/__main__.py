@@ -6,7 +6,9 @@ waits (polling every 30 s, up to 15 minutes) until the 1-minute load average is 
 since other work on this 2-core machine skews every number; the load is recorded either way.
 
 Options: ``--quick`` (small sizes, no DuckDB at 10⁶: a smoke run, not for the table),
-``--no-wait`` (do not wait for a quiet machine), ``--only NAME ...`` (some cases).
+``--only NAME ...`` (some cases) — both write to /tmp/bench-partial, never over bench/;
+``--no-wait`` (do not wait for a quiet machine); ``--report-only`` (rewrite the reports from
+bench/results.json).
 """
 
 from __future__ import annotations
@@ -139,8 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small smoke run")
     parser.add_argument("--no-wait", action="store_true", help="do not wait for a quiet machine")
     parser.add_argument("--only", nargs="+", metavar="CASE", help="run only these cases")
-    parser.add_argument("--out", type=Path, help="where to write (default bench/; --quick: /tmp)")
+    parser.add_argument("--out", type=Path, help="where to write (default: bench/)")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite the reports from results.json"
+    )
     args = parser.parse_args(argv)
+    if args.report_only:
+        data = json.loads((ROOT / "bench" / "results.json").read_text(encoding="utf-8"))
+        print(write_reports(data, ROOT / "bench", readme=ROOT / "README.md"))
+        return 0
 
     plan = QUICK if args.quick else PLAN
     if args.only:
@@ -168,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     meta["runtime_s"] = round(time.monotonic() - started, 1)
     meta["load_at_end"] = _load()
     data = {"meta": meta, "results": results}
-    out = args.out or (Path("/tmp/bench-quick") if args.quick else ROOT / "bench")
+    partial = args.quick or bool(args.only)
+    out = args.out or (Path("/tmp/bench-partial") if partial else ROOT / "bench")
     out.mkdir(parents=True, exist_ok=True)
     full = not args.quick and not args.only and args.out is None
     md = write_reports(data, out, readme=ROOT / "README.md" if full else None)
