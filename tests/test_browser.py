@@ -479,7 +479,8 @@ def test_county_code_link_opens_the_drill_down(make_session, expected):
     s = make_session(1280, 800)
     s.open(f"?county={DATONG}")
     wait_idle(s.page)
-    assert s.page.get_by_role("button", name=t("back", "zh")).is_visible()
+    # the back button is drawn by the run that applies the link: wait for it, do not poll once
+    s.page.get_by_role("button", name=t("back", "zh")).wait_for(state="visible", timeout=60_000)
     wait_count(s, N_PATHS_JS, expected.n_datong_zones)
 
 
