@@ -168,6 +168,34 @@ def layer_kpis(counts: pd.DataFrame, lang: str) -> list[Kpi]:
     return boxes
 
 
+# Caveats that depend on how many sites of a kind a page shows: (count column, zh, en).
+_COUNT_CAVEATS: tuple[tuple[str, str, str], ...] = (
+    (
+        "approx",
+        "{n} 个真实站点没有精确坐标,画在所在乡镇或县区的驻地(空心标记),位置只是大致的。",
+        "{n} real sites have no coordinates and are drawn at their township or county seat "
+        "(hollow markers): their position is approximate.",
+    ),
+    (
+        "sample",
+        "{n} 个标有【示例】的站点是演示用的示例数据(虚线标记),不是真实站点,"
+        "不计入任何统计和目标完成情况。",
+        "{n} sites marked 【示例】 are sample records for demonstration (dashed markers), not "
+        "real sites; no count or target includes them.",
+    ),
+    (
+        "unmapped",
+        "另有 {n} 个站点只知道位于西宁市,没有画在图上,只计入全市数字。",
+        "{n} more sites are only known to be in Xining: not on the map, counted city-wide only.",
+    ),
+    (
+        "planned",
+        "{n} 个站点仍在规划中,不计入目标完成情况。",
+        "{n} sites are planned, not confirmed built: no target counts them.",
+    ),
+)
+
+
 def caveats(view: View, code: str, counts: pd.DataFrame, lang: str) -> list[str]:
     """The data caveats of a page, in plain words."""
     zh = lang != "en"
@@ -188,38 +216,10 @@ def caveats(view: View, code: str, counts: pd.DataFrame, lang: str) -> list[str]
             else "There are no township boundaries for this district: the map shows its outline "
             "and sites only."
         )
-    n_approx = int(counts["approx"].sum())
-    if n_approx:
-        out.append(
-            f"{n_approx} 个真实站点没有精确坐标,画在所在乡镇或县区的驻地(空心标记),位置只是大致的。"
-            if zh
-            else f"{n_approx} real sites have no coordinates and are drawn at their township or "
-            "county seat (hollow markers): their position is approximate."
-        )
-    n_sample = int(counts["sample"].sum())
-    if n_sample:
-        out.append(
-            f"{n_sample} 个标有【示例】的站点是演示用的示例数据(虚线标记),不是真实站点,"
-            "不计入任何统计和目标完成情况。"
-            if zh
-            else f"{n_sample} sites marked 【示例】 are sample records for demonstration (dashed "
-            "markers), not real sites; no count or target includes them."
-        )
-    n_unmapped = int(counts["unmapped"].sum())
-    if n_unmapped:
-        out.append(
-            f"另有 {n_unmapped} 个站点只知道位于西宁市,没有画在图上,只计入全市数字。"
-            if zh
-            else f"{n_unmapped} more sites are only known to be in Xining: not on the map, counted "
-            "city-wide only."
-        )
-    n_planned = int(counts["planned"].sum())
-    if n_planned:
-        out.append(
-            f"{n_planned} 个站点仍在规划中,不计入目标完成情况。"
-            if zh
-            else f"{n_planned} sites are planned, not confirmed built: no target counts them."
-        )
+    for column, zh_text, en_text in _COUNT_CAVEATS:
+        n = int(counts[column].sum())
+        if n:
+            out.append((zh_text if zh else en_text).format(n=n))
     out.append(
         "“无数据”表示没有找到公开的统计或报告,不等于 0。"
         if zh
