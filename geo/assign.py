@@ -21,6 +21,8 @@ Rules, deterministic and documented:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -375,21 +377,32 @@ def _startswith(values: np.ndarray, prefixes: np.ndarray) -> np.ndarray:
     return np.char.startswith(np.asarray(values, dtype=str), np.asarray(prefixes, dtype=str))
 
 
-def assign_sites(sites: pd.DataFrame, units: Units) -> gpd.GeoDataFrame:
+Locator = Callable[
+    [np.ndarray, np.ndarray, gpd.GeoSeries, np.ndarray], tuple[np.ndarray, np.ndarray]
+]
+
+
+def assign_sites(
+    sites: pd.DataFrame, units: Units, *, locator: Locator | None = None
+) -> gpd.GeoDataFrame:
     """Sites (canonical columns, WGS84 lon/lat or NaN) with their county and township.
 
     Returns a GeoDataFrame in WGS84 with the input columns plus :data:`ASSIGN_COLUMNS`,
     ``location_precision`` filled for placed rows, and point geometry (None where unplaced).
     Vectorised: 10⁵ sites take about a second (``bench/``).
+
+    ``locator`` replaces the point-in-polygon step (same contract as :func:`locate`): the
+    PostGIS backend runs it in the database; every other rule stays here.
     """
+    locate_in = locator or locate
     work = _place(_resolve_stated(sites.reset_index(drop=True), units), units)
     x = work["lon"].to_numpy(dtype=float)
     y = work["lat"].to_numpy(dtype=float)
 
     counties = units.counties.reset_index(drop=True)
-    c_idx, c_border = locate(x, y, counties.geometry, counties["code"].to_numpy())
+    c_idx, c_border = locate_in(x, y, counties.geometry, counties["code"].to_numpy())
     tw = units.townships.reset_index(drop=True)
-    t_idx, t_border = locate(x, y, tw.geometry, tw["code"].to_numpy())
+    t_idx, t_border = locate_in(x, y, tw.geometry, tw["code"].to_numpy())
 
     county_code = np.where(c_idx >= 0, counties["code"].to_numpy()[np.maximum(c_idx, 0)], "")
     located_tc = np.where(t_idx >= 0, tw["code"].to_numpy()[np.maximum(t_idx, 0)], "")

@@ -12,12 +12,8 @@ is built by the same code as the embedded one.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import inspect
 import itertools
-from collections.abc import Callable, Iterator
-from contextvars import ContextVar
 
 import geopandas as gpd
 import numpy as np
@@ -47,25 +43,49 @@ def polygons_digest(codes, polygons) -> str:
 
 
 def _copy_points(conn, table: str, x: np.ndarray, y: np.ndarray) -> None:
+    """Points with finite coordinates into an indexed temporary table (``i`` = position).
+
+    One COPY of text written in bulk: ``repr`` of a float is its shortest exact form, so the
+    database holds the very same doubles.
+    """
     conn.execute(
-        f"CREATE TEMP TABLE {table} (i integer, x double precision, y double precision) "
-        "ON COMMIT DROP"
+        f"CREATE TEMP TABLE {table} (i integer, x double precision, y double precision, "
+        "geom geometry(Point, 4326) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(x, y), 4326)) "
+        "STORED) ON COMMIT DROP"
     )
     ok = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
     with conn.cursor().copy(f"COPY {table} (i, x, y) FROM STDIN") as copy:
-        for i in ok:
-            copy.write_row((int(i), float(x[i]), float(y[i])))
-    conn.execute(
-        f"ALTER TABLE {table} ADD COLUMN geom geometry(Point, 4326) "
-        "GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(x, y), 4326)) STORED"
-    )
+        for start in range(0, len(ok), _COPY_BATCH):
+            part = ok[start : start + _COPY_BATCH]
+            copy.write(
+                "".join(
+                    f"{i}\t{a!r}\t{b!r}\n"
+                    for i, a, b in zip(part.tolist(), x[part].tolist(), y[part].tolist())
+                )
+            )
+    conn.execute(f"CREATE INDEX ON {table} USING gist (geom)")
     conn.execute(f"ANALYZE {table}")
 
 
-def locate_sql(conn, x: np.ndarray, y: np.ndarray, table: str) -> tuple[np.ndarray, np.ndarray]:
+def _points_digest(x: np.ndarray, y: np.ndarray) -> str:
+    digest = hashlib.sha1(usedforsecurity=False)
+    digest.update(np.ascontiguousarray(x, dtype=float).tobytes())
+    digest.update(np.ascontiguousarray(y, dtype=float).tobytes())
+    return digest.hexdigest()
+
+
+def locate_sql(
+    conn, x: np.ndarray, y: np.ndarray, table: str, *, points: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Code of the unit of ``table`` covering each point ('' if none), and a border mask.
 
     Smallest code wins where several units cover a point (compared byte-wise, as numpy does).
+    ``points``: a table :func:`_copy_points` already filled with these points (else one is made).
+
+    The join runs polygon by polygon (``LATERAL … OFFSET 0`` keeps it that way), each polygon
+    probing the points' GIST index: PostGIS then prepares each polygon once and reuses it,
+    instead of re-reading a 2,000-vertex county for every point. The predicate is ``ST_Covers``
+    on the stored polygons themselves (no subdivision, which moves border points by rounding).
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -74,12 +94,18 @@ def locate_sql(conn, x: np.ndarray, y: np.ndarray, table: str) -> tuple[np.ndarr
     border = np.zeros(n, dtype=bool)
     if n == 0:
         return codes, border
-    _copy_points(conn, "_pts", x, y)
+    own = points is None
+    if own:
+        points = f"_pts{next(_TEMP_NAMES)}"
+        _copy_points(conn, points, x, y)
+    conn.execute("SET LOCAL jit = off")  # compiling costs more than these queries take
     rows = conn.execute(
-        f'SELECT p.i, min(u.code COLLATE "C"), count(*) FROM _pts p '
-        f"JOIN {table} u ON ST_Covers(u.geom, p.geom) GROUP BY p.i"
+        f'SELECT p.i, min(u.code COLLATE "C"), count(*) FROM {table} u '
+        f"CROSS JOIN LATERAL (SELECT q.i FROM {points} q "
+        "WHERE ST_Covers(u.geom, q.geom) OFFSET 0) p GROUP BY p.i"
     ).fetchall()
-    conn.execute("DROP TABLE _pts")
+    if own:
+        conn.execute(f"DROP TABLE {points}")
     if rows:
         idx = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         codes[idx] = [r[1] for r in rows]
@@ -104,6 +130,16 @@ class DbLocator:
         ).fetchall()
         self.tables = dict(rows)
         self.calls: list[str] = []
+        self._points: tuple[str, str] | None = None  # (digest, table) of the last points
+
+    def _points_table(self, x: np.ndarray, y: np.ndarray) -> str:
+        """The points in a temporary table, copied once for both levels of one assignment."""
+        key = _points_digest(x, y)
+        if self._points is None or self._points[0] != key:
+            name = f"_pts{next(_TEMP_NAMES)}"
+            _copy_points(self.conn, name, np.asarray(x, float), np.asarray(y, float))
+            self._points = (key, name)
+        return self._points[1]
 
     def _table_for(self, polygons: gpd.GeoSeries, codes: np.ndarray) -> str:
         table = self.tables.get(polygons_digest(codes, polygons))
@@ -128,7 +164,7 @@ class DbLocator:
     ) -> tuple[np.ndarray, np.ndarray]:
         table = self._table_for(polygons, np.asarray(codes))
         self.calls.append(table)
-        found, border = locate_sql(self.conn, x, y, table)
+        found, border = locate_sql(self.conn, x, y, table, points=self._points_table(x, y))
         position = {str(c): i for i, c in enumerate(np.asarray(codes))}
         result = np.fromiter(
             (position.get(c, -1) if c else -1 for c in found), dtype=np.int64, count=len(found)
@@ -136,44 +172,9 @@ class DbLocator:
         return result, border
 
 
-# assign_sites takes its point-in-polygon step from a ``locator`` argument when it has one;
-# until then the step is routed, per thread/task only, through a context variable.
-_ACTIVE: ContextVar[Callable | None] = ContextVar("xining_sql_locator", default=None)
-
-
-def _has_locator_argument() -> bool:
-    return "locator" in inspect.signature(assign_sites).parameters
-
-
-@contextlib.contextmanager
-def _routed(locator: Callable) -> Iterator[None]:
-    import geo.assign as module
-
-    if not getattr(module.locate, "_routes_by_context", False):
-        original = module.locate
-
-        def locate(x, y, polygons, codes):
-            active = _ACTIVE.get()
-            return (active or original)(x, y, polygons, codes)
-
-        locate._routes_by_context = True  # type: ignore[attr-defined]
-        locate.__wrapped__ = original  # type: ignore[attr-defined]
-        locate.__doc__ = original.__doc__
-        module.locate = locate
-    token = _ACTIVE.set(locator)
-    try:
-        yield
-    finally:
-        _ACTIVE.reset(token)
-
-
 def assign_sites_sql(conn, sites: pd.DataFrame, units: Units) -> gpd.GeoDataFrame:
     """:func:`geo.assign.assign_sites` with the point-in-polygon joins run in PostGIS."""
-    locator = DbLocator(conn)
-    if _has_locator_argument():
-        return assign_sites(sites, units, locator=locator)
-    with _routed(locator):
-        return assign_sites(sites, units)
+    return assign_sites(sites, units, locator=DbLocator(conn))
 
 
 def _copy_assigned(conn, assigned: pd.DataFrame) -> None:
