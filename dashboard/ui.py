@@ -32,6 +32,7 @@ from dashboard.views import (
     metric_options,
 )
 from geo.attainment import load_plan
+from geo.backends import get_backend
 from geo.boundaries import Units, load_units
 from geo.classify import SCHEMES, STATUS_COLORS
 from geo.export import to_csv, to_geojson, to_gpkg, to_xlsx
@@ -56,6 +57,14 @@ YEARS = list(range(2010, date.today().year + 1))
 @st.cache_resource(show_spinner=False)
 def get_units() -> Units:
     return load_units()
+
+
+@st.cache_data(show_spinner=False, ttl=15)
+def store_revision() -> str:
+    """The layers' current versions: a colleague's save (on any app server sharing the database)
+    changes it, so cached data older than 15 s is not shown as current."""
+    versions = get_backend().registry_versions()
+    return "v" + ".".join(str(versions[k]) for k in sorted(versions))
 
 
 @st.cache_data(show_spinner=False)
@@ -555,7 +564,7 @@ def main() -> None:
     _css(meeting)
     up = upload.panel(lang)
     units, uploaded = upload.apply(up, units, lang)
-    data_key = up.key
+    data_key = f"{up.key}@{store_revision()}"
     sites = uploaded.assigned if uploaded is not None else get_sites(data_key, units)
     probe = get_view(ViewState(lang=lang), "", data_key, units, sites)
     targets = map_targets(probe.attainment)

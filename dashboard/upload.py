@@ -14,15 +14,19 @@ import pandas as pd
 import streamlit as st
 
 from geo._errors import InputError
+from geo.backends import get_backend
+from geo.backends.saving import save_layers
 from geo.boundaries import Units
 from geo.official import load_township_boundaries
 from geo.pipeline import Sites, load_sites
 from geo.report import report_csv, report_summary, validation_report
 from layers.registry import SiteLoad, combine, read_sites
-from layers.safety import MAX_BOUNDARY_BYTES, MAX_UPLOAD_BYTES
-from layers.store import save_registry
+from layers.safety import MAX_BOUNDARY_BYTES, MAX_UPLOAD_BYTES, markdown_text
+from layers.schema import LAYERS
 
 K_SITES_UP, K_BOUNDS_UP = "upload_sites", "upload_boundaries"
+K_SAVE, K_SAVED_BY, K_RELOAD = "save_upload", "saved_by", "reload_versions"
+K_BASES = "base_versions"  # session state: upload key → the layer versions it was checked against
 TYPES = ["csv", "txt", "xlsx", "geojson", "json", "zip", "gpkg"]
 
 TEXT = {
@@ -41,7 +45,27 @@ TEXT = {
     ),
     "report": ("下载检查报告(CSV)", "Download the check report (CSV)"),
     "save": ("设为该图层默认名录", "Make this the default registry of its layers"),
-    "saved": ("已保存,旧版本已留存可撤销: {path}", "Saved; the previous version is kept: {path}"),
+    "saved_by": ("保存人(记入修改历史)", "Your name (kept in the edit history)"),
+    "saved": (
+        "{layer}: 已保存为第 {version} 版, 第 {previous} 版留在修改历史中",
+        "{layer}: saved as version {version}; version {previous} stays in the edit history",
+    ),
+    "unchanged": (
+        "{layer}: 与当前第 {version} 版相同, 无需保存",
+        "{layer}: same as the current version {version}; nothing to save",
+    ),
+    "conflict": (
+        "{layer}: 未保存。{who}在你检查这份文件之后保存了第 {current} 版{when}"
+        "(你依据的是第 {expected} 版), 本次什么也没有写入。",
+        "{layer}: not saved. {who} saved version {current}{when} after you checked this file "
+        "against version {expected}; nothing was written.",
+    ),
+    "someone": ("同事", "A colleague"),
+    "not_saved": ("{layer}: 未保存。{error}", "{layer}: not saved. {error}"),
+    "reload": (
+        "改为以最新版本为准(替换同事的修改)",
+        "Check against the latest version instead (replaces the colleague's edit)",
+    ),
     "bounds_ok": ("已用官方界线替换 {n} 个乡镇的近似范围", "Official polygons replace {n} zones"),
     "too_big": ("文件过大", "File too large"),
 }
@@ -120,7 +144,7 @@ def apply(up: Uploaded, units: Units, lang: str) -> tuple[Units, Sites | None]:
         try:
             units, report = official_units(up.key, units, name, data)
         except InputError as exc:
-            box.error(f"{name}: {exc}")
+            box.error(markdown_text(f"{name}: {exc}"))
         else:
             matched = int((report["kind"] == "matched").sum())
             box.success(_t("bounds_ok", lang, n=matched))
@@ -132,7 +156,7 @@ def apply(up: Uploaded, units: Units, lang: str) -> tuple[Units, Sites | None]:
     try:
         sites, report, user_load = uploaded_sites(up.key, units, tuple(up.files))
     except InputError as exc:
-        box.error(str(exc))
+        box.error(markdown_text(exc))
         return units, None
     summary = report_summary(user_load, report)
     box.info(_t("summary", lang, **summary))
@@ -149,10 +173,48 @@ def apply(up: Uploaded, units: Units, lang: str) -> tuple[Units, Sites | None]:
         key="dl_upload_report",
         on_click="ignore",
     )
-    if box.button(_t("save", lang), key="save_upload"):
-        user = user_load.sites
-        for layer in sorted(user["layer"].unique()):
-            path = save_registry(layer, user[user["layer"] == layer])
-            box.success(_t("saved", lang, path=path.name))
-        st.cache_data.clear()
+    _save_controls(up.key, user_load.sites, lang)
     return units, sites
+
+
+def _save_controls(key: str, user: pd.DataFrame, lang: str) -> None:
+    """ "Save as default" with the versions this upload was checked against (optimistic locking).
+
+    The versions are remembered when the upload first arrives; if a colleague saves one of the
+    layers afterwards, the save of that layer is refused with who and when, until the planner
+    chooses to check against the latest version.
+    """
+    box = st.sidebar
+    backend = get_backend()
+    bases = st.session_state.setdefault(K_BASES, {})
+    if key not in bases:
+        bases[key] = backend.registry_versions()
+    by = box.text_input(_t("saved_by", lang), key=K_SAVED_BY, max_chars=60)
+    if not box.button(_t("save", lang), key=K_SAVE):
+        return
+    outcomes = save_layers(
+        backend,
+        user,
+        base_versions=bases[key],
+        saved_by=by.strip(),
+        message="dashboard upload: " + ", ".join(sorted(set(user["file"].astype(str)))),
+    )
+    for out in outcomes:
+        name = LAYERS[out.layer].en if lang == "en" else LAYERS[out.layer].zh
+        if out.saved and out.version == out.previous:
+            box.info(_t("unchanged", lang, layer=name, version=out.version))
+        elif out.saved:
+            box.success(_t("saved", lang, layer=name, version=out.version, previous=out.previous))
+            bases[key][out.layer] = out.version  # a second click is then "unchanged"
+        elif out.conflict is not None:
+            c = out.conflict
+            who = markdown_text(c.saved_by) if c.saved_by else _t("someone", lang)
+            when = (f"({c.clock})" if lang == "zh" else f" at {c.clock}") if c.clock else ""
+            fmt = {"current": c.current, "expected": c.expected}
+            box.error(_t("conflict", lang, layer=name, who=who, when=when, **fmt))
+        else:
+            box.error(_t("not_saved", lang, layer=name, error=markdown_text(out.error)))
+    if any(out.conflict is not None for out in outcomes):
+        box.button(_t("reload", lang), key=K_RELOAD, on_click=bases.pop, args=(key, None))
+    if any(out.saved and out.version != out.previous for out in outcomes):
+        st.cache_data.clear()

@@ -57,6 +57,7 @@ __all__ = [
     "combine",
     "load_bundled",
     "read_sites",
+    "registry_csv",
     "registry_frame",
     "validate_table",
 ]
@@ -835,6 +836,14 @@ def registry_frame(sites: pd.DataFrame, *, keep_extra: bool = True) -> pd.DataFr
             if col not in skip and not str(col).startswith("stated_"):
                 out[col] = sites[col].fillna("") if sites[col].dtype == object else sites[col]
     return out.reset_index(drop=True)
+
+
+def registry_csv(sites: pd.DataFrame) -> bytes:
+    """A registry as CSV bytes: canonical columns, UTF-8 with BOM, formula-like cells neutralised
+    (``read_sites`` reads such cells back as they were)."""
+    from geo.export import to_csv
+
+    return to_csv(registry_frame(sites))
 
 
 def _is_projected_label(label: object) -> bool:

@@ -109,3 +109,15 @@ def read_zip(data: bytes, name: str, *, max_total: int = MAX_UNZIPPED_BYTES) -> 
                 raise InputError(f"{name}: member '{member}' is larger than it declares.")
             out[member] = content
         return out
+
+
+_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()<>#+-.!|~$:")
+
+
+def markdown_text(text: object) -> str:
+    """``text`` as literal text inside Streamlit markdown (messages, captions).
+
+    Names and file names come from uploads: escaped, ``[x](javascript:…)``, ``![](…)``,
+    ``:red[…]`` or ``$…$`` are shown as typed, never turned into links, images, colours or maths.
+    """
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in str(text))

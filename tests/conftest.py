@@ -1,15 +1,99 @@
-"""Shared fixtures: the bundled data, and a small synthetic city with shared borders."""
+"""Shared fixtures: the bundled data, a small synthetic city with shared borders, and each
+backend (the files, and PostGIS when a server is reachable: ``scripts/postgres.sh start`` makes a
+throwaway one on 127.0.0.1:54329; without one the PostGIS cases are skipped, unless
+``XINING_REQUIRE_POSTGIS=1`` (set in CI), where an unreachable server is an error)."""
 
 from __future__ import annotations
+
+import os
+import uuid
 
 import geopandas as gpd
 import pandas as pd
 import pytest
 from shapely.geometry import box
 
+from geo.backends.files import FileBackend
 from geo.boundaries import Units, load_units
 from geo.pipeline import load_sites
 from layers.schema import COLUMNS
+
+DEFAULT_URL = "postgresql://xining@127.0.0.1:54329/xining_test"
+
+
+def _database_url() -> str:
+    url = os.environ.get("XINING_TEST_DATABASE_URL", DEFAULT_URL)
+    try:
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:
+        message = (
+            f"no PostgreSQL at {url} ({type(exc).__name__}: {str(exc).strip()[:200]}); "
+            "start one with scripts/postgres.sh start"
+        )
+        if os.environ.get("XINING_REQUIRE_POSTGIS") == "1":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message, allow_module_level=True)
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    return _database_url()
+
+
+def _fresh(url: str, *, parts=("boundaries", "plan", "registries")):
+    from geo.backends.postgis import PostGISBackend
+
+    db = PostGISBackend(url, schema=f"xining_test_{uuid.uuid4().hex[:10]}")
+    db.init()
+    db.load_from(FileBackend(), parts=parts)
+    return db
+
+
+@pytest.fixture(scope="session")
+def pg(pg_url):
+    """A schema loaded with the bundled data, read-only for the tests that use it."""
+    db = _fresh(pg_url)
+    yield db
+    db.drop()
+
+
+@pytest.fixture()
+def pg_scratch(pg_url):
+    """A schema of its own for a test that writes registries."""
+    db = _fresh(pg_url, parts=("registries",))
+    yield db
+    db.drop()
+
+
+def _files_copy(tmp_path) -> FileBackend:
+    """The file backend over a copy of the bundled registries (saves stay in ``tmp_path``)."""
+    import shutil
+
+    from geo.settings import SITES_DIR
+
+    sites = tmp_path / "sites"
+    shutil.copytree(SITES_DIR, sites, ignore=shutil.ignore_patterns("history", ".*"))
+    return FileBackend(sites_dir=sites)
+
+
+@pytest.fixture(params=["files", "postgis"])
+def backend(request, tmp_path):
+    """Each backend over the same bundled data (files: a copy, so saves stay in tmp)."""
+    if request.param == "files":
+        return _files_copy(tmp_path)
+    return request.getfixturevalue("pg")
+
+
+@pytest.fixture(params=["files", "postgis"])
+def writable(request, tmp_path):
+    """Each backend, free to save registries (files: a copy; PostGIS: a schema of its own)."""
+    if request.param == "files":
+        return _files_copy(tmp_path)
+    return request.getfixturevalue("pg_scratch")
 
 
 @pytest.fixture(scope="session")

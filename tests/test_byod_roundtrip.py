@@ -17,8 +17,7 @@ from geo.assign import assign_sites
 from geo.export import to_geojson, to_xlsx
 from geo.pipeline import load_sites
 from geo.report import report_csv, sites_for_export, validation_report
-from layers.registry import read_sites, registry_frame
-from layers.store import registry_csv
+from layers.registry import read_sites, registry_csv, registry_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests/bad_files"

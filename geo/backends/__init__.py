@@ -56,11 +56,16 @@ class ConflictError(RuntimeError):
         self.layer, self.expected, self.current = layer, expected, current
         self.saved_at, self.saved_by = saved_at, saved_by
         who = f"Someone else ({saved_by})" if saved_by else "Someone else"
-        when = f" at {_clock(saved_at)}" if saved_at else ""
+        when = f" at {self.clock}" if saved_at else ""
         super().__init__(
             f"{who} saved layer '{layer}'{when} (version {current}) after you loaded "
             f"version {expected}; reload and reapply your changes. Nothing was saved."
         )
+
+    @property
+    def clock(self) -> str:
+        """When the other save happened, on the planners' wall clock ('' if unknown)."""
+        return _clock(self.saved_at) if self.saved_at else ""
 
 
 def _clock(moment: datetime) -> str:
@@ -114,6 +119,10 @@ class Backend(Protocol):
 
     def history(self, layer: str) -> pd.DataFrame:
         """Every saved version of the layer, oldest first (:data:`HISTORY_COLUMNS`)."""
+
+    def registry_versions(self) -> dict[str, int]:
+        """The current version of every layer (0: never saved), cheaply: to key caches and to
+        remember what a planner loaded."""
 
     def load_plan(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """Targets, designations and reported actuals, as ``geo.attainment.load_plan``."""

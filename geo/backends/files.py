@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import io
 import json
 import os
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from geo.backends._registry import (
 )
 from geo.boundaries import Units
 from geo.crs import BD09, CGCS2000, GCJ02, WGS84, normalize_crs, wgs84_to_bd09, wgs84_to_gcj02
+from geo.export import to_csv
 from geo.settings import BOUNDARIES_DIR, PLAN_DIR, SITES_DIR
 from layers.registry import SiteLoad, combine, load_bundled, read_sites
 from layers.schema import COLUMNS, LAYERS
@@ -86,6 +86,9 @@ class FileBackend:
             return json.loads(path.read_text(encoding="utf-8"))
         shipped = bool(self._paths(layer))
         return {"version": 1 if shipped else 0, "saved_at": None, "saved_by": ""}
+
+    def registry_versions(self) -> dict[str, int]:
+        return {layer: int(self._head(layer)["version"]) for layer in LAYERS}
 
     def load_registry(
         self, layer: str, *, include_samples: bool = True, version: int | None = None
@@ -293,28 +296,33 @@ def from_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
 
 
 def _registry_csv(rows: list[dict]) -> bytes:
-    """Rows as a registry file in the canonical schema (coordinates in their source system)."""
+    """Rows as a registry file in the canonical schema (coordinates in their source system).
+
+    Written like every CSV the product makes (:func:`geo.export.to_csv`: UTF-8 with BOM,
+    formula-like text neutralised, which ``read_sites`` undoes); coordinates keep every digit.
+    """
     extras: dict[str, None] = {}
     for row in rows:
         for key in row["extra"]:
             extras.setdefault(key)
     out = []
     for row in rows:
-        rec = {c: row[c] for c in TEXT_COLUMNS}
+        rec: dict[str, object] = {c: row[c] for c in TEXT_COLUMNS}
         lon, lat = row["lon"], row["lat"]
         if lon is not None and lat is not None:
             lon, lat = from_wgs84(lon, lat, row["source_crs"] or WGS84)
-        rec["lon"] = "" if lon is None else repr(lon)
-        rec["lat"] = "" if lat is None else repr(lat)
-        rec["year"] = "" if row["year"] is None else str(row["year"])
+        rec["lon"] = np.nan if lon is None else lon
+        rec["lat"] = np.nan if lat is None else lat
+        rec["year"] = row["year"]
         rec["is_sample"] = "true" if row["is_sample"] else "false"
         for key in extras:
             rec[key] = row["extra"].get(key, "")
         out.append(rec)
     frame = pd.DataFrame(out, columns=[*COLUMNS, *extras], dtype=object)
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
-    return buffer.getvalue().encode("utf-8")
+    frame["lon"] = frame["lon"].astype(float)
+    frame["lat"] = frame["lat"].astype(float)
+    frame["year"] = pd.array(frame["year"], dtype="Int64")
+    return to_csv(frame)
 
 
 def _write_registry(path: Path, rows: list[dict], *, keep_empty: bool) -> None:

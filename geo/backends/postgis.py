@@ -473,6 +473,11 @@ class PostGISBackend:
         frames[0]["value"] = pd.to_numeric(frames[0]["value"])
         return frames[0], frames[1], frames[2]
 
+    def registry_versions(self) -> dict[str, int]:
+        with self.connect(read_only=True) as conn:
+            rows = dict(conn.execute("SELECT layer, version FROM registry_heads").fetchall())
+        return {layer: int(rows.get(layer, 0)) for layer in LAYERS}
+
     def registry_version(self, layer: str) -> int:
         with self.connect(read_only=True) as conn:
             row = conn.execute(

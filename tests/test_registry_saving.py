@@ -1,0 +1,190 @@
+"""Making an upload the default registry: versioned, conflict-safe, the same on both backends,
+and the same through the dashboard's "save as default" button."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from geo._errors import InputError
+from geo.backends import ConflictError
+from geo.backends.files import FileBackend
+from geo.backends.saving import save_layers
+from layers.registry import read_sites
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def _upload_csv(tag: str, n: int = 3, *, layer: str = "ecommerce") -> bytes:
+    rows = "".join(f"{tag}站{i},{layer},城北区,{101.70 + i / 1000:.6f},36.65\n" for i in range(n))
+    return f"name,layer,county,lon,lat\n{rows}".encode()
+
+
+def _upload(tag: str, n: int = 3, *, layer: str = "ecommerce") -> pd.DataFrame:
+    return read_sites(_upload_csv(tag, n, layer=layer), filename="mine.csv").sites
+
+
+def test_saving_an_upload_makes_a_new_version_of_each_of_its_layers(writable):
+    base = writable.registry_versions()
+    park = _upload("园", 2, layer="park").assign(subtype="")
+    both = pd.concat([_upload("新"), park], ignore_index=True)
+    outcomes = save_layers(writable, both, base_versions=base, saved_by="王工", message="m")
+    assert [(o.layer, o.rows, o.version, o.previous) for o in outcomes] == [
+        ("park", 2, base["park"] + 1, base["park"]),
+        ("ecommerce", 3, base["ecommerce"] + 1, base["ecommerce"]),
+    ]
+    now = writable.load_registry("ecommerce")
+    assert now.sites["name"].tolist() == ["新站0", "新站1", "新站2"]
+    assert now.saved_by == "王工"
+    assert writable.registry_versions()["ecommerce"] == base["ecommerce"] + 1
+    # the version it replaced stays readable, in full
+    old = writable.load_registry("ecommerce", version=base["ecommerce"]).sites
+    assert len(old) > 3 and "新站0" not in set(old["name"])
+    # saving the same rows again is no new version
+    again = save_layers(writable, _upload("新"), base_versions=writable.registry_versions())
+    assert (again[0].version, again[0].previous) == (now.version, now.version)
+
+
+def test_a_colleagues_save_in_between_is_never_overwritten(writable):
+    base = writable.registry_versions()
+    save_layers(writable, _upload("甲"), base_versions=base, saved_by="张工")
+    [late] = save_layers(writable, _upload("乙"), base_versions=base, saved_by="李工")
+    assert not late.saved and isinstance(late.conflict, ConflictError)
+    assert late.conflict.saved_by == "张工" and late.conflict.current == base["ecommerce"] + 1
+    assert "Nothing was saved" in late.error
+    assert writable.load_registry("ecommerce").sites["name"].iloc[0] == "甲站0"
+    assert (writable.history("ecommerce")["saved_by"] == "李工").sum() == 0
+
+
+def test_bad_saves_are_refused_and_change_nothing(writable):
+    base = writable.registry_versions()
+    before = writable.load_registry("ecommerce").sites
+    with pytest.raises(InputError, match="No accepted rows"):
+        save_layers(writable, _upload("x").iloc[0:0], base_versions=base)
+    nameless = _upload("x")
+    nameless.loc[1, "name"] = " "
+    [out] = save_layers(writable, nameless, base_versions=base)
+    assert not out.saved and "no name" in out.error
+    [blind] = save_layers(writable, _upload("x"), base_versions={})
+    assert not blind.saved and "No loaded version" in blind.error
+    assert writable.registry_versions() == base
+    pd.testing.assert_frame_equal(writable.load_registry("ecommerce").sites, before)
+
+
+def test_saved_file_reads_back_exactly_and_cannot_carry_a_formula(tmp_path):
+    files = FileBackend(sites_dir=tmp_path / "sites")
+    sites = _upload("回", 4)
+    sites.loc[0, "name"] = '=HYPERLINK("http://x")'
+    sites.loc[1, "lon"] = 101.7000000001234  # every digit is kept
+    save_layers(files, sites, base_versions=files.registry_versions())
+    raw = (tmp_path / "sites" / "ecommerce.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, as Excel in China expects
+    assert b"'=HYPERLINK" in raw  # neutralised for spreadsheets
+    back = files.load_registry("ecommerce").sites
+    cols = ["name", "layer", "county", "lon", "lat"]
+    pd.testing.assert_frame_equal(back[cols], sites[cols], check_exact=True)
+
+
+def _writer(directory: str, tag: str, saves: int) -> None:
+    """One planner saving ``saves`` times, reloading after each refusal (as the app says to)."""
+    files = FileBackend(sites_dir=Path(directory))
+    done = 0
+    while done < saves:
+        rows = _upload(f"{tag}{done}", 5)
+        [out] = save_layers(files, rows, base_versions=files.registry_versions(), saved_by=tag)
+        done += out.saved
+
+
+def test_two_processes_saving_at_once_lose_nothing(tmp_path):
+    """Two processes (two app servers on one disk) save 10 times each, at the same time."""
+    directory = tmp_path / "sites"
+    FileBackend(sites_dir=directory).registry_versions()
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_writer, args=(str(directory), t, 10)) for t in ("甲", "乙")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=180)
+        assert p.exitcode == 0
+    files = FileBackend(sites_dir=directory)
+    history = files.history("ecommerce")
+    assert history["version"].tolist() == list(range(1, 21))  # every save is one version
+    assert sorted(history["saved_by"].value_counts().tolist()) == [10, 10]
+    for version in range(1, 21):  # and each is whole: 5 rows of one planner's one save
+        names = files.load_registry("ecommerce", version=version).sites["name"]
+        assert len(names) == 5 and names.str[:2].nunique() == 1
+    assert not list(directory.rglob("*.tmp"))
+
+
+# -- through the dashboard ------------------------------------------------------------------
+
+
+@pytest.fixture(params=["files", "postgis"])
+def app_backend(request, tmp_path, monkeypatch):
+    """The app reading and saving through a throwaway store of each kind: a copy of the files,
+    or a PostGIS schema of its own loaded with the bundled data (selected by the URL, as in a
+    deployment)."""
+    import dashboard.ui
+    import dashboard.upload
+    from tests.conftest import _files_copy, _fresh
+
+    if request.param == "files":
+        store = _files_copy(tmp_path)
+        monkeypatch.delenv("XINING_DATABASE_URL", raising=False)
+        for module in (dashboard.ui, dashboard.upload):
+            monkeypatch.setattr(module, "get_backend", lambda: store)
+    else:
+        store = _fresh(request.getfixturevalue("pg_url"))
+        monkeypatch.setenv("XINING_DATABASE_URL", store.url)
+        monkeypatch.setenv("XINING_DATABASE_SCHEMA", store.schema)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield store
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    if request.param == "postgis":
+        store.drop()
+
+
+def _app_with_upload(data: bytes) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    at.file_uploader(key="upload_sites").upload("mine.csv", data, "text/csv")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_dashboard_save_and_a_colleagues_conflict(app_backend):
+    backend = app_backend
+    start = backend.registry_versions()["ecommerce"]
+    at = _app_with_upload(_upload_csv("甲"))
+    at.text_input(key="saved_by").input("张工")
+    at.button(key="save_upload").click().run()
+    assert not at.exception, at.exception
+    assert any(f"第 {start + 1} 版" in s.value for s in at.sidebar.success)
+    assert backend.load_registry("ecommerce").saved_by == "张工"
+
+    # a second planner checks a file against that version; a colleague saves before they do
+    other = _app_with_upload(_upload_csv("乙"))
+    [colleague] = save_layers(
+        backend, _upload("丙"), base_versions=backend.registry_versions(), saved_by="[李工](x)"
+    )
+    assert colleague.saved
+    other.button(key="save_upload").click().run()
+    [error] = [e.value for e in other.sidebar.error]
+    assert "未保存" in error and f"第 {start + 2} 版" in error
+    assert r"\[李工\]\(x\)" in error  # an uploaded name is text, never a link
+    assert backend.load_registry("ecommerce").sites["name"].iloc[0] == "丙站0"
+    # they choose to check against the latest version; then the save goes through
+    other.button(key="reload_versions").click().run()
+    other.button(key="save_upload").click().run()
+    assert any(f"第 {start + 3} 版" in s.value for s in other.sidebar.success)
+    assert backend.load_registry("ecommerce").sites["name"].iloc[0] == "乙站0"
