@@ -190,13 +190,10 @@ def _selected(part: pd.DataFrame, layers: Sequence[str], include_samples: bool) 
 def _partition_parts(
     part: pd.DataFrame, units: Units, layers: list[str], include_samples: bool
 ) -> CoverageParts:
-    from geo.assign import assign_sites
-
     sites = _selected(part, layers, include_samples)
     if sites.empty:
         return CoverageParts()
-    assigned = assign_sites(sites.reset_index(drop=True), units)
-    return parts_from_sites(assigned, units.township_seats, layers=layers)
+    return parts_from_sites(_assigned(sites, units), units.township_seats, layers=layers)
 
 
 def summarize_large(
@@ -236,13 +233,20 @@ def summarize_large(
     return finish(units, merged, level=level, layers=layers)
 
 
-def _assign_partition(part: pd.DataFrame, units: Units) -> pd.DataFrame:
+def _assigned(sites: pd.DataFrame, units: Units):
+    """The in-memory steps after reading, on one partition: place names made matchable
+    (:func:`geo.places.normalize_places`: old and official names, aliases), then assignment."""
     from geo.assign import assign_sites
+    from geo.places import normalize_places
 
+    sites, _ = normalize_places(sites.reset_index(drop=True), units)
+    return assign_sites(sites, units)
+
+
+def _assign_partition(part: pd.DataFrame, units: Units) -> pd.DataFrame:
     if part.empty:
         return pd.DataFrame()
-    out = assign_sites(part.reset_index(drop=True), units)
-    return pd.DataFrame(out.drop(columns="geometry"))
+    return pd.DataFrame(_assigned(part, units).drop(columns="geometry"))
 
 
 def assign_large(

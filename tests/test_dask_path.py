@@ -70,6 +70,45 @@ def test_summarize_large_equals_in_memory(units, synthetic_csv, level):
     assert expected[[f"n_{k}" for k in LAYERS]].to_numpy().sum() > 2000
 
 
+def test_places_written_loosely_count_as_in_the_product(units, tmp_path):
+    """Rows without coordinates naming places the way registries do (province and city in
+    front, county and township in one cell, a village's short form, only an address): the batch
+    path reads them exactly as ``python -m geo summarize`` does, so every count matches the
+    product's in-memory path."""
+    from geo.pipeline import load_sites
+    from geo.places import village_short_name
+
+    frame = _synthetic(units, 1200, seed=5)
+    frame["is_sample"] = False
+    village = units.villages.iloc[40]
+    county = units.counties.set_index("code").loc[village["county_code"], "name"]
+    loose = [
+        {"county": "青海省西宁市湟源县"},
+        {"township": "湟中区多巴镇"},
+        {"county": county, "village": village_short_name(village["name"])},
+        {"address": "青海省西宁市大通回族土族自治县桥头镇园林路1号"},
+    ]
+    frame["address"] = ""
+    for i, place in enumerate(loose * 10):
+        frame.loc[i, ["lon", "lat"]] = np.nan
+        frame.loc[i, ["county", "township", "village"]] = ""
+        for column, text in place.items():
+            frame.loc[i, column] = text
+    path = tmp_path / "registry.csv"
+    frame.to_csv(path, index=False)
+    product = load_sites(units, site_files=[path], include_samples=False)
+    assert product.load.rejects.empty and len(product.assigned) == len(frame)
+    assert len(product.load.notes) >= len(loose) * 10  # each loose row was read, and said so
+    placed = product.assigned.iloc[: len(loose) * 10]
+    assert (placed["county_code"] != "").all()
+    for level in ("county", "township"):
+        expected = summarize(units, product.assigned, level=level)
+        got = dask_path.summarize_large(
+            path, level=level, scheduler="threads", units=units, blocksize="32kB"
+        )
+        pd.testing.assert_frame_equal(expected, got)
+
+
 def test_spatially_partitioned_parquet_gives_the_same_counts(units, synthetic_csv, tmp_path):
     out = dask_path.partition_spatially(
         synthetic_csv, tmp_path / "parts.parquet", npartitions=6, scheduler="threads"
