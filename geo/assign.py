@@ -21,6 +21,7 @@ Rules, deterministic and documented:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import geopandas as gpd
@@ -108,6 +109,32 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndar
     return starts[run] + (np.arange(len(run)) - offsets[run]), run
 
 
+# A prepared polygon builds its GEOS indexes lazily, on first use, in place; two threads using
+# the same prepared polygons at once corrupt memory and abort the process (reproduced here with
+# 4 threads on the township zones). Streamlit sessions share the cached units and Dask's
+# threaded scheduler shares them between partitions, so each thread prepares and queries its own
+# copies, made once per thread and polygon set. An entry holds the originals too, so their ids
+# (the key) cannot be reused while it lives.
+_THREAD = threading.local()
+_PRIVATE_SETS = 4  # polygon sets kept per thread (counties, townships, a user's file, ...)
+
+
+def _private(geoms: np.ndarray) -> np.ndarray:
+    """This thread's prepared copies of ``geoms`` (same order, same coordinates)."""
+    cache: dict = getattr(_THREAD, "copies", None) or {}
+    _THREAD.copies = cache
+    key = tuple(map(id, geoms))
+    entry = cache.pop(key, None)
+    if entry is None:
+        copies = shapely.from_wkb(shapely.to_wkb(geoms, flavor="iso", include_srid=False))
+        shapely.prepare(copies)
+        entry = (geoms.copy(), copies)
+        while len(cache) >= _PRIVATE_SETS:
+            cache.pop(next(iter(cache)))
+    cache[key] = entry  # most recent last
+    return entry[1]
+
+
 def _cover(
     x: np.ndarray, y: np.ndarray, geoms: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -116,7 +143,7 @@ def _cover(
     Returns ``settled`` (per point: the one polygon whose interior holds it, -1 for none or
     not settled) and the (point, polygon) pairs of the exact test for the points not settled.
     """
-    shapely.prepare(geoms)
+    geoms = _private(geoms)
     bounds = shapely.bounds(geoms)
     grid = _interior_grid(geoms, bounds, len(x)) if len(x) >= _GRID_MIN_POINTS else None
     if grid is None:

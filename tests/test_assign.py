@@ -128,3 +128,52 @@ def test_approximate_locations_say_so(bundled):
     exact = a[a["location_precision"] == "exact"]
     assert (exact["assign_method"] == "point").all()
     assert isinstance(a, pd.DataFrame)
+
+
+_THREADS_SCRIPT = """
+import sys, threading
+import numpy as np, shapely, geopandas as gpd
+from geo.assign import locate
+from geo.boundaries import load_units_from_files
+
+units = load_units_from_files()
+wkb = shapely.to_wkb(units.townships.geometry.dropna().to_numpy())
+codes = np.arange(len(wkb)).astype(str)
+rng = np.random.default_rng(0)
+x, y = rng.uniform(101.2, 101.9, 500), rng.uniform(36.4, 37.2, 500)
+expected = locate(x, y, gpd.GeoSeries(shapely.from_wkb(wkb)), codes)
+for _ in range(int(sys.argv[1])):
+    shared = gpd.GeoSeries(shapely.from_wkb(wkb))  # new polygons each round, used by all threads
+    start, results = threading.Barrier(4), []
+    def work():
+        start.wait()
+        results.append(locate(x, y, shared, codes))
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(results) == 4
+    assert all((r[0] == expected[0]).all() and (r[1] == expected[1]).all() for r in results)
+print("ok")
+"""
+
+
+def test_threads_sharing_the_units_assign_safely():
+    """Streamlit sessions and Dask threads share the cached units: four threads locating points
+    in the same polygons at once, round after round, give the single-thread answer (sharing
+    prepared GEOS polygons between threads used to corrupt memory and abort the process, so
+    this runs in a process of its own)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, "-c", _THREADS_SCRIPT, "200"],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
