@@ -5,7 +5,8 @@
 Generates a registry of N synthetic sites over Xining (random points, 4 % placed at a named
 county/township, 15 % samples), then times ``summarize`` at township level
 
-* in memory: read CSV → :func:`geo.assign.assign_sites` → :func:`geo.coverage.summarize`;
+* in memory: read CSV → :func:`geo.places.normalize_places` → :func:`geo.assign.assign_sites`
+  → :func:`geo.coverage.summarize`;
 * on Dask: :func:`geo.dask_path.summarize_large` on the same CSV, with the threaded scheduler
   and with a local cluster of 2 worker processes (start-up included);
 
@@ -66,10 +67,12 @@ def _in_memory(path: Path) -> tuple[float, object]:
     from geo.boundaries import load_units_from_files
     from geo.coverage import summarize
     from geo.dask_path import canonical
+    from geo.places import normalize_places
 
     units = load_units_from_files()
     start = time.perf_counter()
     sites = canonical(pd.read_csv(path, dtype=str, keep_default_na=False), filename=path.name)
+    sites, _ = normalize_places(sites, units)
     assigned = assign_sites(sites, units)
     table = summarize(units, assigned, level="township")
     return time.perf_counter() - start, table

@@ -221,7 +221,31 @@ def budgets(results: list[dict]) -> list[dict]:
             most=True,
         ),
         num("cold", "cold start to a painted map", 4.0, cold and cold["painted_s"], _s, most=True),
+        *_shared_budgets(flag),
     ]
+
+
+def _shared_budgets(flag: Callable[..., dict]) -> list[dict]:
+    """Equality of the PostGIS and Dask paths with the embedded one (their own scripts)."""
+    sql, dask = _side_result("sql_result.json"), _side_result("dask_result.json")
+    out = []
+    if sql:
+        rows = sql["rows"]
+        same = all(r["same_assignment"] and r["same_coverage"] for r in rows)
+        sizes = ", ".join(f"{r['n_sites']:,}" for r in rows)
+        worst = max(r["assign_postgis_s"] / r["assign_embedded_s"] for r in rows)
+        shown = f"{'yes' if same else 'no'} ({sizes} sites; assignment ≤ {worst:.1f}× embedded)"
+        out.append(flag("sql", "PostGIS: same assignment and coverage as embedded", same, shown))
+    if dask:
+        shown = (
+            f"{'yes' if dask['same_counts'] else 'no'} ({dask['n_sites']:,} sites, "
+            f"{dask['speedup']:.2f}× the in-memory speed, peak RSS "
+            f"{dask['dask_threads_peak_rss_mb']} vs {dask['in_memory_peak_rss_mb']} MB)"
+        )
+        out.append(
+            flag("dask", "Dask batch path: same counts as in memory", dask["same_counts"], shown)
+        )
+    return out
 
 
 # ----------------------------------------------------------------------------- tables
@@ -522,8 +546,64 @@ def markdown(data: dict) -> str:
         "",
         _app_table(results),
         "",
+        "## 5. Shared deployments: PostGIS and the Dask batch path",
+        "",
+        _shared_section(),
+        "",
     ]
     return "\n".join(lines)
+
+
+def _side_result(name: str) -> dict | None:
+    path = Path(__file__).with_name(name)
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def _shared_section() -> str:
+    """The PostGIS rows (``bench/sql_row.py``) and the Dask row (``bench/dask_row.py``): each is
+    its own script, as one needs a database server and the other takes minutes."""
+    from bench import dask_row, sql_row
+    from geo.dask_path import LOCAL_WORKERS
+
+    parts = []
+    sql = _side_result("sql_result.json")
+    if sql:
+        parts += [
+            f"`python bench/sql_row.py` on {sql['measured']}: PostgreSQL {sql['postgresql']}, "
+            f"PostGIS {sql['postgis']}; {sql['machine']}; median of {sql['reps']} runs. "
+            "Assignment runs the same rules in both (`geo.assign.assign_sites`), only its "
+            "point-in-polygon step is SQL (`ST_Covers`, each stored county or township probing "
+            "a GIST index on the copied points); coverage is a `GROUP BY` plus KNN "
+            "(`<->`) nearest distances in EPSG:32647.",
+            "",
+            _table(sql_row.TABLE_HEAD, sql_row.table_rows(sql)),
+            "",
+        ]
+    else:
+        parts += ["PostGIS: _not measured_ (`python bench/sql_row.py`).", ""]
+    dask = _side_result("dask_result.json")
+    if dask:
+        row = dask_row.table_row(dask)
+        side = dask.get("side_run") or {}
+        parts += [
+            f"`python bench/dask_row.py` on {dask['measured']} (dask {dask['dask']}): a "
+            f"{dask['csv_mb']} MB registry CSV, township coverage, each path in its own process "
+            "(read, place names, assignment, counts; start-up included).",
+            "",
+            _table(list(row), [list(row.values())]),
+            "",
+        ]
+        if side:
+            parts.append(
+                f"At {side['n_sites']:,} sites: in memory {side['in_memory_s']:.1f} s, Dask "
+                f"threads {side['threads_s']:.1f} s, local cluster of {LOCAL_WORKERS} worker "
+                f"processes {side['processes_s']:.1f} s. On 2 cores Dask buys bounded memory "
+                "(the file is read in blocks), not speed; its point is inputs larger than "
+                "memory and a cluster when one is given (`--scheduler ADDRESS`)."
+            )
+    else:
+        parts.append("Dask: _not measured_ (`python bench/dask_row.py`).")
+    return "\n".join(parts)
 
 
 def readme_section(data: dict) -> str:

@@ -563,6 +563,7 @@ def main() -> None:
     meeting = st.sidebar.toggle(t("meeting", lang), key=K_MEETING, bind=BIND)
     _css(meeting)
     up = upload.panel(lang)
+    upload.history_panel(lang)
     units, uploaded = upload.apply(up, units, lang)
     data_key = f"{up.key}@{store_revision()}"
     sites = uploaded.assigned if uploaded is not None else get_sites(data_key, units)

@@ -15,7 +15,7 @@ import streamlit as st
 
 from geo._errors import InputError
 from geo.backends import get_backend
-from geo.backends.saving import save_layers
+from geo.backends.saving import SaveOutcome, save_layers, undo_last
 from geo.boundaries import Units
 from geo.official import load_township_boundaries
 from geo.pipeline import Sites, load_sites
@@ -26,6 +26,7 @@ from layers.schema import LAYERS
 
 K_SITES_UP, K_BOUNDS_UP = "upload_sites", "upload_boundaries"
 K_SAVE, K_SAVED_BY, K_RELOAD = "save_upload", "saved_by", "reload_versions"
+K_HISTORY, K_UNDO, K_UNDONE = "history_layer", "undo_save", "undo_outcome"
 K_BASES = "base_versions"  # session state: upload key → the layer versions it was checked against
 TYPES = ["csv", "txt", "xlsx", "geojson", "json", "zip", "gpkg"]
 
@@ -61,6 +62,14 @@ TEXT = {
         "against version {expected}; nothing was written.",
     ),
     "someone": ("同事", "A colleague"),
+    "history": ("修改历史与撤销", "Edit history and undo"),
+    "history_layer": ("图层", "Layer"),
+    "undo": ("撤销该图层最近一次保存", "Undo the latest save of this layer"),
+    "undone": (
+        "{layer}: 已恢复到第 {restored} 版的内容(记为第 {version} 版, 可再撤销)",
+        "{layer}: back to the content of version {restored} (saved as version {version}; "
+        "this can be undone too)",
+    ),
     "not_saved": ("{layer}: 未保存。{error}", "{layer}: not saved. {error}"),
     "reload": (
         "改为以最新版本为准(替换同事的修改)",
@@ -200,21 +209,75 @@ def _save_controls(key: str, user: pd.DataFrame, lang: str) -> None:
         message="dashboard upload: " + ", ".join(sorted(set(user["file"].astype(str)))),
     )
     for out in outcomes:
-        name = LAYERS[out.layer].en if lang == "en" else LAYERS[out.layer].zh
-        if out.saved and out.version == out.previous:
-            box.info(_t("unchanged", lang, layer=name, version=out.version))
-        elif out.saved:
-            box.success(_t("saved", lang, layer=name, version=out.version, previous=out.previous))
+        _show_outcome(out, lang)
+        if out.saved:
             bases[key][out.layer] = out.version  # a second click is then "unchanged"
-        elif out.conflict is not None:
-            c = out.conflict
-            who = markdown_text(c.saved_by) if c.saved_by else _t("someone", lang)
-            when = (f"({c.clock})" if lang == "zh" else f" at {c.clock}") if c.clock else ""
-            fmt = {"current": c.current, "expected": c.expected}
-            box.error(_t("conflict", lang, layer=name, who=who, when=when, **fmt))
-        else:
-            box.error(_t("not_saved", lang, layer=name, error=markdown_text(out.error)))
     if any(out.conflict is not None for out in outcomes):
         box.button(_t("reload", lang), key=K_RELOAD, on_click=bases.pop, args=(key, None))
     if any(out.saved and out.version != out.previous for out in outcomes):
         st.cache_data.clear()
+
+
+def history_panel(lang: str) -> None:
+    """Sidebar expander: a layer's saved versions, and undo of its latest save.
+
+    Undo restores the version before the latest one as a new version (nothing is deleted), with
+    the version shown here as the expected one: a colleague's save in between is not undone
+    blindly but reported.
+    """
+    backend = get_backend()
+    with st.sidebar.expander(_t("history", lang)):
+        layer = st.selectbox(
+            _t("history_layer", lang),
+            list(LAYERS),
+            format_func=lambda k: LAYERS[k].en if lang == "en" else LAYERS[k].zh,
+            key=K_HISTORY,
+        )
+        current = backend.registry_versions()[layer]
+        st.dataframe(_history(layer, current), hide_index=True, key="history_table")
+        st.button(
+            _t("undo", lang),
+            key=K_UNDO,
+            disabled=current <= 1,
+            on_click=_undo,
+            args=(layer, current),
+        )
+        done: SaveOutcome | None = st.session_state.pop(K_UNDONE, None)
+        if done is not None:
+            _show_outcome(done, lang, restored=True)
+
+
+@st.cache_data(show_spinner=False, ttl=15, max_entries=16)
+def _history(layer: str, version: int) -> pd.DataFrame:
+    """The layer's versions (cached per current version: reruns do not re-read them)."""
+    return get_backend().history(layer)
+
+
+def _undo(layer: str, shown: int) -> None:
+    """Button callback: undo with the version the planner saw as the expected one."""
+    try:
+        outcome = undo_last(get_backend(), layer, expected_version=shown)
+    except InputError as exc:
+        outcome = SaveOutcome(layer, 0, error=str(exc))
+    st.session_state[K_UNDONE] = outcome
+    if outcome.saved:
+        st.cache_data.clear()
+
+
+def _show_outcome(out: SaveOutcome, lang: str, *, restored: bool = False) -> None:
+    box = st.sidebar
+    name = LAYERS[out.layer].en if lang == "en" else LAYERS[out.layer].zh
+    if out.saved and out.version == out.previous:
+        box.info(_t("unchanged", lang, layer=name, version=out.version))
+    elif out.saved and restored:
+        box.success(_t("undone", lang, layer=name, restored=out.previous - 1, version=out.version))
+    elif out.saved:
+        box.success(_t("saved", lang, layer=name, version=out.version, previous=out.previous))
+    elif out.conflict is not None:
+        c = out.conflict
+        who = markdown_text(c.saved_by) if c.saved_by else _t("someone", lang)
+        when = (f"({c.clock})" if lang == "zh" else f" at {c.clock}") if c.clock else ""
+        fmt = {"current": c.current, "expected": c.expected}
+        box.error(_t("conflict", lang, layer=name, who=who, when=when, **fmt))
+    else:
+        box.error(_t("not_saved", lang, layer=name, error=markdown_text(out.error)))

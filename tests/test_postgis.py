@@ -457,7 +457,7 @@ def test_db_command_without_url_exits_2(monkeypatch):
     env = {k: v for k, v in os.environ.items() if k != "XINING_DATABASE_URL"}
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.run(
-        [sys.executable, "-m", "geo.db", "status"],
+        [sys.executable, "-m", "geo.db", "init"],
         cwd=ROOT,
         capture_output=True,
         text=True,

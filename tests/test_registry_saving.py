@@ -4,6 +4,9 @@ and the same through the dashboard's "save as default" button."""
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -14,10 +17,11 @@ from streamlit.testing.v1 import AppTest
 from geo._errors import InputError
 from geo.backends import ConflictError
 from geo.backends.files import FileBackend
-from geo.backends.saving import save_layers
+from geo.backends.saving import restore_version, save_layers, undo_last
 from layers.registry import read_sites
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app.py"
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -90,6 +94,76 @@ def test_saved_file_reads_back_exactly_and_cannot_carry_a_formula(tmp_path):
     back = files.load_registry("ecommerce").sites
     cols = ["name", "layer", "county", "lon", "lat"]
     pd.testing.assert_frame_equal(back[cols], sites[cols], check_exact=True)
+
+
+def test_a_bad_upload_can_be_undone_and_nothing_is_ever_deleted(writable):
+    original = writable.load_registry("ecommerce")
+    base = writable.registry_versions()
+    save_layers(writable, _upload("坏", 2), base_versions=base, saved_by="张工")
+    out = undo_last(writable, "ecommerce", saved_by="张工")
+    assert (out.version, out.previous) == (original.version + 2, original.version + 1)
+    back = writable.load_registry("ecommerce").sites
+    cols = ["name", "county", "lon", "lat", "is_sample"]
+    pd.testing.assert_frame_equal(back[cols], original.sites[cols])
+    # the undone upload is still there, and can be brought back
+    assert writable.load_registry("ecommerce", version=original.version + 1).sites[
+        "name"
+    ].tolist() == ["坏站0", "坏站1"]
+    last = writable.history("ecommerce").iloc[-1]
+    assert last["message"] == f"restored version {original.version}"
+    again = restore_version(writable, "ecommerce", original.version + 1)
+    assert again.saved and writable.load_registry("ecommerce").sites["name"].iloc[0] == "坏站0"
+
+
+def test_undo_never_reverts_a_colleagues_save_blindly(writable):
+    shown = writable.registry_versions()["ecommerce"]
+    save_layers(writable, _upload("甲"), base_versions={"ecommerce": shown}, saved_by="张工")
+    stale = undo_last(writable, "ecommerce", expected_version=shown)
+    assert not stale.saved and stale.conflict.saved_by == "张工"
+    assert writable.load_registry("ecommerce").sites["name"].iloc[0] == "甲站0"
+
+
+def test_nothing_to_undo_on_a_layer_never_saved(tmp_path):
+    files = FileBackend(sites_dir=tmp_path / "sites")
+    assert files.registry_versions()["park"] == 0
+    with pytest.raises(InputError, match="no earlier version"):
+        undo_last(files, "park")
+
+
+def _run_db(*args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XINING_DATABASE")}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "geo.db", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def test_command_line_status_history_undo_restore_on_the_files(tmp_path):
+    from tests.conftest import _files_copy
+
+    files = _files_copy(tmp_path)
+    first = files.registry_versions()["incubator"]
+    save_layers(files, _upload("新", 2, layer="incubator"), base_versions={"incubator": first})
+    data = ["--data", str(tmp_path)]
+    status = _run_db("status", *data)
+    assert status.returncode == 0 and f"incubator\tversion {first + 1}\t2 rows" in status.stdout
+    undo = _run_db("undo", "incubator", "--by", "王工", *data)
+    assert undo.returncode == 0, undo.stderr
+    assert f"version {first + 2}" in undo.stderr
+    history = _run_db("history", "incubator", *data)
+    assert "王工" in history.stdout and f"restored version {first}" in history.stdout
+    restore = _run_db("restore", "incubator", str(first + 1), *data)
+    assert restore.returncode == 0 and files.load_registry("incubator").sites["name"].tolist() == [
+        "新站0",
+        "新站1",
+    ]
+    missing = _run_db("restore", "incubator", "99", *data)
+    assert missing.returncode == 2 and "no saved version 99" in missing.stderr
 
 
 def _writer(directory: str, tag: str, saves: int) -> None:
@@ -188,3 +262,17 @@ def test_dashboard_save_and_a_colleagues_conflict(app_backend):
     other.button(key="save_upload").click().run()
     assert any(f"第 {start + 3} 版" in s.value for s in other.sidebar.success)
     assert backend.load_registry("ecommerce").sites["name"].iloc[0] == "乙站0"
+
+
+def test_dashboard_undo_of_the_latest_save(app_backend):
+    backend = app_backend
+    before = backend.load_registry("park")
+    at = _app_with_upload(_upload_csv("错", 2, layer="park"))
+    at.button(key="save_upload").click().run()
+    assert backend.load_registry("park").sites["name"].tolist() == ["错站0", "错站1"]
+    at.selectbox(key="history_layer").select("park").run()
+    at.button(key="undo_save").click().run()
+    assert not at.exception, at.exception
+    assert any(f"第 {before.version} 版的内容" in s.value for s in at.sidebar.success)
+    names = backend.load_registry("park").sites["name"].tolist()
+    assert names == before.sites["name"].tolist()

@@ -1,6 +1,8 @@
-"""Make an uploaded registry the default of its layers, on whichever backend is configured.
+"""Make an uploaded registry the default of its layers, or go back to an earlier version, on
+whichever backend is configured.
 
-The dashboard's "save as default" calls :func:`save_layers`; it knows nothing of files or SQL.
+The dashboard's "save as default" calls :func:`save_layers` and its "undo" :func:`undo_last`;
+they know nothing of files or SQL.
 Each layer is saved in its own transaction with the version the planner started from
 (``base_versions``), so a save never silently overwrites a colleague's: a layer that changed in
 between comes back as a conflict with the backend's message, and nothing of it is written.
@@ -74,3 +76,58 @@ def save_layers(
         else:
             outcomes.append(SaveOutcome(layer, len(rows), version=version, previous=int(base)))
     return outcomes
+
+
+def restore_version(
+    backend: Backend,
+    layer: str,
+    version: int,
+    *,
+    expected_version: int | None = None,
+    saved_by: str = "",
+) -> SaveOutcome:
+    """Make an earlier ``version`` of ``layer`` current again, as a new version.
+
+    Nothing is deleted: the version being replaced stays in the history too, so a restore can be
+    undone like any save. ``expected_version``: the version the planner saw (default: the
+    current one); someone else's save in between makes it a conflict.
+    """
+    current = backend.registry_versions()[layer]
+    base = current if expected_version is None else int(expected_version)
+    old = backend.load_registry(layer, version=int(version))
+    try:
+        new = backend.save_registry(
+            layer,
+            old.sites,
+            expected_version=base,
+            saved_by=saved_by,
+            message=f"restored version {int(version)}",
+        )
+    except ConflictError as exc:
+        return SaveOutcome(layer, len(old.sites), error=str(exc), conflict=exc)
+    return SaveOutcome(layer, len(old.sites), version=new, previous=base)
+
+
+def undo_last(
+    backend: Backend, layer: str, *, expected_version: int | None = None, saved_by: str = ""
+) -> SaveOutcome:
+    """Undo the latest save of ``layer``: the version before it becomes current again.
+
+    ``expected_version``: the version the planner saw; if a colleague saved after it, their save
+    is not undone blindly: the outcome is a conflict and nothing is written.
+    """
+    current = backend.registry_versions()[layer]
+    shown = current if expected_version is None else int(expected_version)
+    if shown != current:
+        head = backend.load_registry(layer)
+        conflict = ConflictError(
+            layer,
+            expected=shown,
+            current=current,
+            saved_at=head.saved_at,
+            saved_by=head.saved_by,
+        )
+        return SaveOutcome(layer, 0, error=str(conflict), conflict=conflict)
+    if current <= 1:
+        raise InputError(f"Layer '{layer}' has no earlier version to go back to.")
+    return restore_version(backend, layer, current - 1, expected_version=current, saved_by=saved_by)

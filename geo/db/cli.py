@@ -1,16 +1,23 @@
-"""Database administration for shared deployments: ``python -m geo.db COMMAND [--url URL]``.
+"""The data store from the command line: ``python -m geo.db COMMAND [--url URL]``.
+
+Database administration for shared deployments (these need a database):
 
 * ``init``: create the schema, tables and GIST indexes (idempotent; PostGIS must be installable).
 * ``load``: copy boundaries, plan tables and registries from the bundled files (or ``--data
   DIR`` in the same layout) into the database; registries become a new version of each layer
   (none when nothing changed). ``--only`` limits it to some parts.
 * ``export``: write everything back as files in the bundled layout under ``-o DIR``.
+
+Registry versions, on whichever store is configured (the database, else the files in ``data/``):
+
 * ``status``: the current version of each layer and the row counts.
 * ``history LAYER``: every saved version of one layer.
+* ``undo LAYER``: the version before the latest save becomes current again (as a new version).
+* ``restore LAYER VERSION``: that version becomes current again (as a new version).
 
 The URL comes from ``--url`` or ``XINING_DATABASE_URL``; the schema from ``--schema`` or
-``XINING_DATABASE_SCHEMA`` (default ``xining``). Exit codes: 0 success, 2 unusable input or no
-database.
+``XINING_DATABASE_SCHEMA`` (default ``xining``). Exit codes: 0 success, 1 a colleague saved in
+between (nothing written), 2 unusable input or no database.
 """
 
 from __future__ import annotations
@@ -43,23 +50,70 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
     export = sub.add_parser("export", help="write the database content as files")
     export.add_argument("-o", "--output", type=Path, required=True)
-    sub.add_parser("status", help="layer versions and row counts")
+    status = sub.add_parser("status", help="layer versions and row counts")
     history = sub.add_parser("history", help="saved versions of one layer")
     history.add_argument("layer", choices=list(LAYERS))
+    undo = sub.add_parser("undo", help="go back to the version before the latest save")
+    undo.add_argument("layer", choices=list(LAYERS))
+    restore = sub.add_parser("restore", help="make an earlier version current again")
+    restore.add_argument("layer", choices=list(LAYERS))
+    restore.add_argument("version", type=int)
+    for p in (undo, restore):
+        p.add_argument("--by", default="", help="your name, kept in the history")
+    for p in (status, history, undo, restore):
+        p.add_argument(
+            "--data", type=Path, help="with no database: a directory with sites/ (default data/)"
+        )
     return parser
+
+
+VERSION_COMMANDS = ("status", "history", "undo", "restore")
+
+
+def _versions(store, args: argparse.Namespace) -> int:
+    """status / history / undo / restore on ``store`` (files or database)."""
+    from geo.backends.saving import restore_version, undo_last
+
+    if args.command == "status":
+        for layer in LAYERS:
+            load = store.load_registry(layer)
+            print(f"{layer}\tversion {load.version}\t{len(load.sites)} rows")
+        return 0
+    if args.command == "history":
+        print(store.history(args.layer).to_string(index=False))
+        return 0
+    if args.command == "undo":
+        out = undo_last(store, args.layer, saved_by=args.by)
+    else:
+        out = restore_version(store, args.layer, args.version, saved_by=args.by)
+    if not out.saved:
+        print(f"error: {out.error}", file=sys.stderr)
+        return 1
+    print(f"{args.layer}: version {out.version} ({out.rows} rows) is current", file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     url = args.url or database_url()
+    from geo.backends.files import FileBackend
+
+    if not url and args.command in VERSION_COMMANDS:
+        files = FileBackend(sites_dir=args.data / "sites") if args.data else FileBackend()
+        try:
+            return _versions(files, args)
+        except InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if not url:
         print(f"error: no database: pass --url or set {DATABASE_URL_ENV}", file=sys.stderr)
         return 2
-    from geo.backends.files import FileBackend
     from geo.backends.postgis import PostGISBackend
 
     try:
         db = PostGISBackend(url, schema=args.schema)
+        if args.command in VERSION_COMMANDS:
+            return _versions(db, args)
         if args.command == "init":
             db.init()
             print(f"initialised schema {db.schema}", file=sys.stderr)
@@ -75,12 +129,6 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "export":
             written = db.export(args.output)
             print(f"wrote {len(written)} files under {args.output}", file=sys.stderr)
-        elif args.command == "status":
-            for layer in LAYERS:
-                load = db.load_registry(layer)
-                print(f"{layer}\tversion {load.version}\t{len(load.sites)} rows")
-        elif args.command == "history":
-            print(db.history(args.layer).to_string(index=False))
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
