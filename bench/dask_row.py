@@ -179,7 +179,8 @@ def table_row(result: dict | None = None) -> dict[str, str]:
         ),
         "notes": (
             f"{result['dask_scheduler']}, blocks of {result['dask_blocksize']}, start-up "
-            f"included; peak RSS in memory {result['in_memory_peak_rss_mb']} MB, Dask "
+            f"included; threaded scheduler {result['dask_threads_s']:.1f} s; peak RSS in memory "
+            f"{result['in_memory_peak_rss_mb']} MB, Dask threads "
             f"{result['dask_threads_peak_rss_mb']} MB; {result['machine']}"
         ),
     }

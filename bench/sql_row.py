@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -72,7 +73,8 @@ def measure(url: str, sizes: list[int], *, reps: int = 3) -> dict:
     try:
         db.load_from(files, parts=("boundaries",))
         with db.connect(read_only=True) as conn:
-            server = conn.execute("SELECT postgis_full_version()").fetchone()[0].split(" ")[1]
+            full = conn.execute("SELECT postgis_full_version()").fetchone()[0]
+            server = re.search(r'POSTGIS="([^" ]+)', full).group(1)
             pg = conn.execute("SHOW server_version").fetchone()[0]
         for n in sizes:
             sites = xining_registry(units, n, seed=7)
@@ -92,11 +94,14 @@ def measure(url: str, sizes: list[int], *, reps: int = 3) -> dict:
 
             t_cov_mem, c_mem = _median(lambda a=a_mem: summarize(units, a, level="township"), reps)
             t_cov_sql, c_sql = _median(cov_db, reps)
+            # counts exactly (n_villages is empty where a unit has no village register: NaN on
+            # both sides), distances to 10 m
             counts = [c for c in c_mem.columns if c.startswith("n_")]
             dist = [c for c in c_mem.columns if c.startswith("nearest_")]
-            same_cov = bool((c_mem[counts].to_numpy() == c_sql[counts].to_numpy()).all()) and all(
-                np.allclose(c_mem[c], c_sql[c], atol=0.01, equal_nan=True) for c in dist
-            )
+            same_cov = all(
+                np.array_equal(c_mem[c].to_numpy(float), c_sql[c].to_numpy(float), equal_nan=True)
+                for c in counts
+            ) and all(np.allclose(c_mem[c], c_sql[c], atol=0.01, equal_nan=True) for c in dist)
             rows.append(
                 {
                     "n_sites": n,
