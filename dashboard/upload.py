@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from geo._errors import InputError
-from geo.backends import get_backend
+from geo.backends import DISPLAY_TZ, get_backend
 from geo.backends.saving import SaveOutcome, save_layers, undo_last
 from geo.boundaries import Units
 from geo.official import load_township_boundaries
@@ -234,7 +234,9 @@ def history_panel(lang: str) -> None:
             key=K_HISTORY,
         )
         current = backend.registry_versions()[layer]
-        st.dataframe(_history(layer, current), hide_index=True, key="history_table")
+        st.dataframe(
+            _history_table(_history(layer, current), lang), hide_index=True, key="history_table"
+        )
         st.button(
             _t("undo", lang),
             key=K_UNDO,
@@ -251,6 +253,27 @@ def history_panel(lang: str) -> None:
 def _history(layer: str, version: int) -> pd.DataFrame:
     """The layer's versions (cached per current version: reruns do not re-read them)."""
     return get_backend().history(layer)
+
+
+HISTORY_HEADERS = {
+    "version": ("版本", "Version"),
+    "saved_at": ("保存时间(UTC+8)", "Saved at (UTC+8)"),
+    "saved_by": ("保存人", "Saved by"),
+    "n_rows": ("行数", "Rows"),
+    "n_added": ("新增", "Added"),
+    "n_removed": ("删除", "Removed"),
+    "message": ("说明", "Note"),
+}
+
+
+def _history_table(log: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Newest version first, times on the planners' clock, headers in the page's language."""
+    out = log.sort_values("version", ascending=False).reset_index(drop=True)
+    times = pd.to_datetime(out["saved_at"], utc=True, errors="coerce")
+    out["saved_at"] = times.dt.tz_convert(DISPLAY_TZ).dt.strftime("%Y-%m-%d %H:%M").fillna("")
+    out = out.fillna("")
+    index = 1 if lang == "en" else 0
+    return out.rename(columns={k: v[index] for k, v in HISTORY_HEADERS.items()})
 
 
 def _undo(layer: str, shown: int) -> None:

@@ -276,3 +276,7 @@ def test_dashboard_undo_of_the_latest_save(app_backend):
     assert any(f"第 {before.version} 版的内容" in s.value for s in at.sidebar.success)
     names = backend.load_registry("park").sites["name"].tolist()
     assert names == before.sites["name"].tolist()
+    at.run()
+    [table] = [d.value for d in at.sidebar.dataframe if "版本" in d.value.columns]
+    assert table["版本"].tolist()[:3] == [before.version + 2, before.version + 1, before.version]
+    assert table["说明"].iloc[0] == f"restored version {before.version}"
