@@ -40,6 +40,8 @@ from geo._errors import InputError
 from geo.boundaries import Units, load_units
 from geo.coverage import LEVELS
 from geo.coverage_parts import CoverageParts, finish, merge, parts_from_sites
+from geo.crs import CGCS2000, WGS84
+from layers.coords import parse_crs
 from layers.schema import COLUMNS, LAYERS
 
 LOCAL_WORKERS = 2
@@ -49,14 +51,24 @@ _TRUE = {"true", "1", "yes", "y", "是", "t"}
 
 
 # -- reading ----------------------------------------------------------------------------------
-def canonical(part: pd.DataFrame, *, filename: str = "") -> pd.DataFrame:
+def canonical(
+    part: pd.DataFrame, *, filename: str = "", crs: str | None = None, convert: bool = True
+) -> pd.DataFrame:
     """A partition in the shape :func:`geo.assign.assign_sites` expects (canonical columns).
 
-    The batch path takes registries already in the canonical schema with WGS84 lon/lat (as the
-    registry writer and ``python -m geo.db export`` produce them); unparseable coordinates become
-    missing and such rows are reported by the assignment (``unplaced``), never dropped.
+    Headers are matched as ``read_sites`` matches them (名称, 经度, 所属县区 …). With ``convert``
+    (a registry file), ``lon``/``lat`` are in each row's ``source_crs`` (else ``crs``, else
+    WGS84), as the registry writer and ``python -m geo.db export`` write them (e.g. GCJ-02 for a
+    site published on Amap), and are converted to WGS84 here; without it (Parquet written by
+    :func:`partition_spatially`) they are WGS84 already. Unparseable coordinates, and rows whose
+    ``source_crs`` names no coordinate system, have no point: assignment places them by their
+    stated place or reports them (``unplaced``), never drops them.
     """
+    from layers.columns import LONLAT, map_columns
+
     out = part.copy()
+    rename = {h: c for h, c in map_columns(out.columns).rename.items() if c != LONLAT and h != c}
+    out = out.rename(columns={h: c for h, c in rename.items() if c not in out.columns})
     for col in COLUMNS:
         if col not in out:
             out[col] = ""
@@ -65,6 +77,8 @@ def canonical(part: pd.DataFrame, *, filename: str = "") -> pd.DataFrame:
             out[col] = out[col].fillna("").astype(str)
     out["lon"] = pd.to_numeric(out["lon"], errors="coerce").astype(float)
     out["lat"] = pd.to_numeric(out["lat"], errors="coerce").astype(float)
+    if convert:
+        _to_wgs84(out, default=crs)
     out["year"] = pd.array(pd.to_numeric(out["year"], errors="coerce"), dtype="Int64")
     if out["is_sample"].dtype != bool:
         out["is_sample"] = out["is_sample"].astype(str).str.strip().str.lower().isin(_TRUE)
@@ -76,15 +90,48 @@ def canonical(part: pd.DataFrame, *, filename: str = "") -> pd.DataFrame:
     return out
 
 
-def read_large(source: Path | str, *, blocksize: str = BLOCKSIZE):
-    """Sites as a Dask DataFrame in canonical shape, from CSV (read in blocks) or Parquet."""
+def _to_wgs84(frame: pd.DataFrame, *, default: str | None) -> None:
+    """Coordinates in each row's system (``source_crs``, else ``default``) to WGS84, in place."""
+    from layers.coords import parse_crs, to_wgs84_any
+
+    has = frame["lon"].notna() & frame["lat"].notna()
+    stated = frame["source_crs"].str.strip()
+    labels = stated.where(stated != "", default or WGS84)
+    for text in pd.unique(labels[has]):
+        rows = (has & (labels == text)).to_numpy()
+        try:
+            label = parse_crs(str(text))
+        except InputError:
+            label = None
+        if label in (WGS84, CGCS2000):
+            frame.loc[rows, "source_crs"] = label
+            continue
+        if label is None:
+            frame.loc[rows, ["lon", "lat"]] = np.nan
+            continue
+        lon, lat = to_wgs84_any(frame.loc[rows, "lon"], frame.loc[rows, "lat"], label)
+        ok = np.isfinite(lon) & np.isfinite(lat)
+        frame.loc[rows, "lon"] = np.where(ok, lon, np.nan)
+        frame.loc[rows, "lat"] = np.where(ok, lat, np.nan)
+        frame.loc[rows, "source_crs"] = label
+
+
+def read_large(source: Path | str, *, blocksize: str = BLOCKSIZE, crs: str | None = None):
+    """Sites as a Dask DataFrame in canonical shape, from CSV (read in blocks; coordinates in
+    each row's ``source_crs``, else ``crs``, else WGS84) or Parquet (WGS84, as
+    :func:`partition_spatially` writes it)."""
     import dask.dataframe as dd
 
     path = Path(source)
     if not path.exists():
         raise InputError(f"{path}: file not found.")
+    declared = parse_crs(crs) if crs else None
+    convert = True
     if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
+        if crs:
+            raise InputError(f"{path.name}: batch-path Parquet is WGS84; --crs is for CSV.")
         ddf = dd.read_parquet(str(path))
+        convert = False
     elif path.suffix.lower() in (".csv", ".txt"):
         ddf = dd.read_csv(
             str(path),
@@ -96,8 +143,9 @@ def read_large(source: Path | str, *, blocksize: str = BLOCKSIZE):
         ddf = ddf.assign(row=ddf.assign(_one=1)["_one"].cumsum() + 1)  # header is row 1
     else:
         raise InputError(f"{path.name}: the batch path reads CSV or Parquet.")
-    meta = canonical(ddf._meta, filename=path.name)
-    return ddf.map_partitions(canonical, filename=path.name, meta=meta)
+    options = {"filename": path.name, "crs": declared, "convert": convert}
+    meta = canonical(ddf._meta, **options)
+    return ddf.map_partitions(canonical, **options, meta=meta)
 
 
 # -- spatial partitioning ---------------------------------------------------------------------
@@ -121,13 +169,15 @@ def partition_spatially(
     level: int = 16,
     scheduler_address: str | None = None,
     scheduler: str = "threads",
+    crs: str | None = None,
 ) -> Path:
-    """Sort sites along a Hilbert curve (dask-geopandas' encoding) into Parquet partitions."""
+    """Sort sites along a Hilbert curve (dask-geopandas' encoding) into Parquet partitions
+    (coordinates converted to WGS84 on the way; ``crs`` as in :func:`read_large`)."""
     import dask
 
     output = Path(output)
     with _scheduler(scheduler_address, scheduler):
-        ddf = read_large(source)
+        ddf = read_large(source, crs=crs)
         lon, lat = ddf["lon"], ddf["lat"]
         bounds = dask.compute(lon.min(), lat.min(), lon.max(), lat.max())
         bounds = tuple(float(b) for b in bounds)
@@ -206,6 +256,7 @@ def summarize_large(
     scheduler_address: str | None = None,
     scheduler: str = "threads",
     blocksize: str = BLOCKSIZE,
+    crs: str | None = None,
 ):
     """:func:`geo.coverage.summarize` of a sites file of any size (CSV or Parquet).
 
@@ -218,7 +269,7 @@ def summarize_large(
         raise InputError(f"level must be one of {LEVELS}, not '{level}'")
     layers = layers or list(LAYERS)
     units = units or load_units()
-    ddf = read_large(sites, blocksize=blocksize)
+    ddf = read_large(sites, blocksize=blocksize, crs=crs)
     with _scheduler(scheduler_address, scheduler) as client:
         shared = _broadcast(client, units)
         parts = [
@@ -258,6 +309,7 @@ def assign_large(
     scheduler: str = "threads",
     batch: int = 2 * LOCAL_WORKERS,
     blocksize: str = BLOCKSIZE,
+    crs: str | None = None,
 ) -> Path:
     """:func:`geo.assign.assign_sites` of a sites file of any size, written as it goes.
 
@@ -272,7 +324,7 @@ def assign_large(
 
     output = Path(output)
     units = units or load_units()
-    ddf = read_large(sites, blocksize=blocksize)
+    ddf = read_large(sites, blocksize=blocksize, crs=crs)
     with _scheduler(scheduler_address, scheduler) as client:
         shared = _broadcast(client, units)
         pieces = [delayed(_assign_partition)(d, shared) for d in ddf.to_delayed()]
@@ -308,6 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--scheduler-address", help="a Dask scheduler, e.g. tcp://host:8786")
     parser.add_argument("--scheduler", choices=("threads", "processes"), default="threads")
+    parser.add_argument(
+        "--crs",
+        metavar="NAME",
+        help="coordinate system of a CSV's lon/lat where a row does not say (source_crs): "
+        "WGS84 (default), CGCS2000, GCJ-02, BD-09, EPSG:nnnn",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("partition", help="sort sites along a Hilbert curve into Parquet")
     p.add_argument("--sites", type=Path, required=True)
@@ -327,7 +385,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    common = {"scheduler_address": args.scheduler_address, "scheduler": args.scheduler}
+    common = {
+        "scheduler_address": args.scheduler_address,
+        "scheduler": args.scheduler,
+        "crs": args.crs,
+    }
     try:
         if args.command == "partition":
             partition_spatially(args.sites, args.output, npartitions=args.npartitions, **common)

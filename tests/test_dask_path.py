@@ -109,6 +109,70 @@ def test_places_written_loosely_count_as_in_the_product(units, tmp_path):
         pd.testing.assert_frame_equal(expected, got)
 
 
+def _as_the_product_reads(units, path: Path, **options):
+    from geo.pipeline import load_sites
+
+    product = load_sites(units, site_files=[path], include_samples=False, **options)
+    assert product.load.rejects.empty
+    return product.assigned
+
+
+def test_registry_files_in_gcj02_bd09_and_chinese_headers_count_as_in_the_product(units, tmp_path):
+    """A registry as the product writes it (each row's coordinates back in the system it was
+    published in: GCJ-02 from Amap, BD-09 from Baidu) under Chinese headers: the batch path
+    converts every row as ``read_sites`` does, so counts and points equal the product's."""
+    from layers.registry import read_sites, registry_csv
+
+    frame = _synthetic(units, 1500, seed=9)
+    frame["is_sample"] = False
+    plain = tmp_path / "plain.csv"
+    frame.to_csv(plain, index=False)
+    sites = read_sites(plain).sites
+    has = sites["lon"].notna().to_numpy()
+    systems = np.where(np.arange(len(sites)) % 3 == 0, "GCJ-02", "BD-09")
+    sites["source_crs"] = np.where(has & (np.arange(len(sites)) % 3 != 2), systems, "WGS84")
+    written = registry_csv(sites).decode("utf-8-sig")
+    header, body = written.split("\n", 1)
+    chinese = {"name": "名称", "layer": "图层", "county": "县区", "lon": "经度", "lat": "纬度"}
+    header = ",".join(chinese.get(h, h) for h in header.split(","))
+    path = tmp_path / "registry.csv"
+    path.write_text(header + "\n" + body, encoding="utf-8-sig")
+    assert "GCJ-02" in body and "BD-09" in body
+
+    product = _as_the_product_reads(units, path)
+    for level in ("county", "township"):
+        got = dask_path.summarize_large(
+            path, level=level, scheduler="threads", units=units, blocksize="64kB"
+        )
+        pd.testing.assert_frame_equal(summarize(units, product, level=level), got)
+    out = dask_path.assign_large(path, tmp_path / "a.parquet", scheduler="threads", units=units)
+    back = pd.read_parquet(out)
+    np.testing.assert_allclose(back["lon"], product["lon"], atol=1e-9)
+    np.testing.assert_allclose(back["lat"], product["lat"], atol=1e-9)
+    assert (back["township_code"].to_numpy() == product["township_code"].to_numpy()).all()
+
+
+def test_declared_crs_for_a_file_that_does_not_say(units, tmp_path):
+    from geo._errors import InputError
+    from geo.crs import wgs84_to_gcj02
+
+    frame = _synthetic(units, 800, seed=11)
+    frame["is_sample"] = False
+    x, y = wgs84_to_gcj02(frame["lon"].to_numpy(), frame["lat"].to_numpy())
+    frame["lon"], frame["lat"] = x, y
+    path = tmp_path / "amap.csv"
+    frame.to_csv(path, index=False)
+    product = _as_the_product_reads(units, path, crs="GCJ-02")
+    got = dask_path.summarize_large(
+        path, level="township", scheduler="threads", units=units, crs="GCJ-02"
+    )
+    pd.testing.assert_frame_equal(summarize(units, product, level="township"), got)
+    undeclared = dask_path.summarize_large(path, level="township", scheduler="threads", units=units)
+    assert not undeclared.equals(got)  # read as WGS84, the ~500 m shift moves sites
+    with pytest.raises(InputError, match="Unknown coordinate system 'xyz'"):
+        dask_path.summarize_large(path, scheduler="threads", units=units, crs="xyz")
+
+
 def test_spatially_partitioned_parquet_gives_the_same_counts(units, synthetic_csv, tmp_path):
     out = dask_path.partition_spatially(
         synthetic_csv, tmp_path / "parts.parquet", npartitions=6, scheduler="threads"
