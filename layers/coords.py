@@ -290,7 +290,27 @@ def parse_crs(text: str) -> str:
             crs = CRS.from_user_input(raw)
         except CRSError:
             raise first from None
+        ellipsoid = crs.ellipsoid
+        if ellipsoid is not None and abs(ellipsoid.semi_major_metre - 6_378_137.0) > 50_000:
+            raise InputError(
+                f"'{raw}' is {crs.name}, a coordinate system of another body than the Earth. "
+                "Use WGS84, CGCS2000, GCJ-02, BD-09 or an EPSG code."
+            ) from None
         return crs_label(crs)
+
+
+def _is_cgcs2000_like(crs) -> bool:
+    """A geographic CGCS2000 without an EPSG code (as some .prj files write it): a Chinese 2000
+    name on the Earth's CGCS2000 ellipsoid, not any "2000" (ESRI's GCS_Mars_2000 is one)."""
+    name = crs.name.lower().replace("_", " ")
+    ellipsoid = crs.ellipsoid
+    return bool(
+        crs.is_geographic
+        and "2000" in name
+        and ("china" in name or "cgcs" in name)
+        and ellipsoid is not None
+        and abs(ellipsoid.semi_major_metre - 6_378_137.0) < 1.0
+    )
 
 
 def crs_label(crs: object) -> str:
@@ -299,7 +319,7 @@ def crs_label(crs: object) -> str:
 
     crs = CRS.from_user_input(crs)
     epsg = crs.to_epsg(min_confidence=70)
-    if epsg is None and crs.is_geographic and "2000" in crs.name:
+    if epsg is None and _is_cgcs2000_like(crs):
         return CGCS2000
     if epsg is None:
         return crs.to_wkt()

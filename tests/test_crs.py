@@ -95,3 +95,18 @@ def test_projected_cgcs2000_gauss_kruger_input():
     x, y = Transformer.from_crs(WGS84, "EPSG:4543", always_xy=True).transform(101.75, 36.62)
     lon, lat = to_wgs84([x], [y], "EPSG:4543")
     assert metres((lon[0], lat[0]), (101.75, 36.62)) < 0.01
+
+
+def test_a_2000_datum_of_another_body_is_not_cgcs2000():
+    """ "2000" in a name is not enough: ESRI's GCS_Mars_2000 must not pass for CGCS2000 (sites
+    would be silently read as Chinese national coordinates); an unlabelled CGCS2000 .prj is."""
+    from layers.coords import parse_crs
+
+    with pytest.raises(InputError, match="another body than the Earth"):
+        parse_crs("Mars-2000")
+    prj = (
+        'GEOGCS["GCS_China_Geodetic_Coordinate_System_2000",DATUM["D_China_2000",'
+        'SPHEROID["CGCS2000",6378137.0,298.257222101]],PRIMEM["Greenwich",0.0],'
+        'UNIT["Degree",0.0174532925199433]]'
+    )
+    assert parse_crs(prj) == "EPSG:4490"
