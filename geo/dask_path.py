@@ -31,12 +31,22 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from geo._errors import InputError
+from geo.batch_rows import (
+    MAX_EXAMPLES,
+    Issues,
+    block_keys,
+    check_block,
+    duplicate_rows,
+    issues_of,
+    merge_issues,
+)
 from geo.boundaries import Units, load_units
 from geo.coverage import LEVELS
 from geo.coverage_parts import CoverageParts, finish, merge, parts_from_sites
@@ -116,36 +126,101 @@ def _to_wgs84(frame: pd.DataFrame, *, default: str | None) -> None:
         frame.loc[rows, "source_crs"] = label
 
 
-def read_large(source: Path | str, *, blocksize: str = BLOCKSIZE, crs: str | None = None):
-    """Sites as a Dask DataFrame in canonical shape, from CSV (read in blocks; coordinates in
-    each row's ``source_crs``, else ``crs``, else WGS84) or Parquet (WGS84, as
-    :func:`partition_spatially` writes it)."""
+@dataclass(frozen=True)
+class Rules:
+    """How the blocks of one file are read (passed to every task; holds no Dask collection)."""
+
+    filename: str
+    checked: bool  # Parquet written by partition_spatially: sites already checked
+    crs: str | None = None
+    duplicates: dict = field(default_factory=dict)  # key hash → first row (see batch_rows)
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """A sites file as Dask blocks: text rows with their ``row`` numbers (CSV, checked block by
+    block with the product's validation), or sites already checked (Parquet written by
+    :func:`partition_spatially`)."""
+
+    frame: object  # dask DataFrame
+    rules: Rules
+
+
+def open_blocks(
+    source: Path | str, *, blocksize: str = BLOCKSIZE, crs: str | None = None
+) -> Blocks:
+    """The blocks of a CSV (read ``blocksize`` at a time; coordinates in each row's
+    ``source_crs``, else ``crs``, else WGS84) or of batch-path Parquet (WGS84, checked)."""
     import dask.dataframe as dd
 
     path = Path(source)
     if not path.exists():
         raise InputError(f"{path}: file not found.")
     declared = parse_crs(crs) if crs else None
-    convert = True
     if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
         if crs:
             raise InputError(f"{path.name}: batch-path Parquet is WGS84; --crs is for CSV.")
-        ddf = dd.read_parquet(str(path))
-        convert = False
-    elif path.suffix.lower() in (".csv", ".txt"):
-        ddf = dd.read_csv(
-            str(path),
-            dtype=str,
-            keep_default_na=False,
-            blocksize=blocksize,
-            encoding="utf-8-sig",
-        )
-        ddf = ddf.assign(row=ddf.assign(_one=1)["_one"].cumsum() + 1)  # header is row 1
-    else:
+        return Blocks(dd.read_parquet(str(path)), Rules(path.name, checked=True))
+    if path.suffix.lower() not in (".csv", ".txt"):
         raise InputError(f"{path.name}: the batch path reads CSV or Parquet.")
-    options = {"filename": path.name, "crs": declared, "convert": convert}
-    meta = canonical(ddf._meta, **options)
-    return ddf.map_partitions(canonical, **options, meta=meta)
+    ddf = dd.read_csv(
+        str(path),
+        dtype=str,
+        keep_default_na=False,
+        blocksize=blocksize,
+        encoding=_encoding(path),
+    )
+    ddf = ddf.assign(row=ddf.assign(_one=1)["_one"].cumsum() + 1)  # header is row 1
+    return Blocks(ddf, Rules(path.name, checked=False, crs=declared))
+
+
+def _encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) unless the file's start is not: then GB18030 (a superset of
+    GBK, what Excel in China saves CSV as)."""
+    head = path.open("rb").read(1 << 16)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the end of the sample
+            return "gb18030"
+    return "utf-8-sig"
+
+
+def with_duplicates(blocks: Blocks) -> Blocks:
+    """First pass over a CSV: rows repeating a site of an earlier block (the one check that needs
+    the whole file), so that every block then rejects them as the in-memory reader would."""
+    if blocks.rules.checked:
+        return blocks
+    import dask.dataframe as dd
+    from dask import delayed
+
+    options = {"filename": blocks.rules.filename, "crs": blocks.rules.crs}
+    parts = [delayed(block_keys)(d, **options) for d in blocks.frame.to_delayed()]
+    meta = pd.DataFrame({"key": pd.Series(dtype=np.uint64), "row": pd.Series(dtype=np.int64)})
+    keys = dd.from_delayed(parts, meta=meta, verify_meta=False)
+    return replace(blocks, rules=replace(blocks.rules, duplicates=duplicate_rows(keys)))
+
+
+def _checked(part: pd.DataFrame, rules: Rules) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Accepted sites and rejected rows of one block."""
+    if rules.checked:
+        return canonical(part.reset_index(drop=True), convert=False), Issues().examples
+    return check_block(part, filename=rules.filename, crs=rules.crs, duplicates=rules.duplicates)
+
+
+def _checked_sites(part: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+    """Accepted sites of one block, text columns typed as text (so Parquet knows them even
+    from an empty block)."""
+    sites = _checked(part, rules)[0]
+    text = [c for c in sites.columns if sites[c].dtype == object]
+    return sites.astype(dict.fromkeys(text, "str"))
+
+
+def read_large(source: Path | str, *, blocksize: str = BLOCKSIZE, crs: str | None = None):
+    """The accepted sites of a file as a Dask DataFrame (canonical columns, WGS84)."""
+    blocks = with_duplicates(open_blocks(source, blocksize=blocksize, crs=crs))
+    meta = _checked_sites(blocks.frame._meta, blocks.rules)
+    return blocks.frame.map_partitions(_checked_sites, blocks.rules, meta=meta)
 
 
 # -- spatial partitioning ---------------------------------------------------------------------
@@ -161,7 +236,22 @@ def _with_hilbert(part: pd.DataFrame, total_bounds, level: int) -> pd.DataFrame:
     return part.assign(hilbert=key)
 
 
-def partition_spatially(
+def _block_bounds(part: pd.DataFrame, rules: Rules) -> tuple[np.ndarray, Issues]:
+    sites, rejects = _checked(part, rules)
+    ok = sites["lon"].notna() & sites["lat"].notna()
+    lon, lat = sites.loc[ok, "lon"], sites.loc[ok, "lat"]
+    if lon.empty:
+        return np.full(4, np.nan), issues_of(rejects)
+    return np.array([lon.min(), lat.min(), lon.max(), lat.max()]), issues_of(rejects)
+
+
+def partition_spatially(source: Path | str, output: Path | str, **options) -> Path:
+    """Sort sites along a Hilbert curve into Parquet partitions (see
+    :func:`partition_spatially_report`)."""
+    return partition_spatially_report(source, output, **options)[0]
+
+
+def partition_spatially_report(
     source: Path | str,
     output: Path | str,
     *,
@@ -170,24 +260,40 @@ def partition_spatially(
     scheduler_address: str | None = None,
     scheduler: str = "threads",
     crs: str | None = None,
-) -> Path:
-    """Sort sites along a Hilbert curve (dask-geopandas' encoding) into Parquet partitions
-    (coordinates converted to WGS84 on the way; ``crs`` as in :func:`read_large`)."""
+    blocksize: str = BLOCKSIZE,
+) -> tuple[Path, Issues]:
+    """Sort the accepted sites along a Hilbert curve (dask-geopandas' encoding) into Parquet
+    partitions (checked, WGS84), and say which rows were rejected."""
     import dask
+    from dask import delayed
 
     output = Path(output)
+    blocks = open_blocks(source, blocksize=blocksize, crs=crs)
     with _scheduler(scheduler_address, scheduler):
-        ddf = read_large(source, crs=crs)
-        lon, lat = ddf["lon"], ddf["lat"]
-        bounds = dask.compute(lon.min(), lat.min(), lon.max(), lat.max())
-        bounds = tuple(float(b) for b in bounds)
+        blocks = with_duplicates(blocks)
+        found = dask.compute(
+            *[delayed(_block_bounds)(d, blocks.rules) for d in blocks.frame.to_delayed()]
+        )
+        boxes = np.array([b for b, _ in found]).reshape(-1, 4)
+        issues = merge_issues([i for _, i in found])
+        with np.errstate(all="ignore"):
+            bounds = (
+                float(np.nanmin(boxes[:, 0])) if np.isfinite(boxes[:, 0]).any() else np.nan,
+                float(np.nanmin(boxes[:, 1])) if np.isfinite(boxes[:, 1]).any() else np.nan,
+                float(np.nanmax(boxes[:, 2])) if np.isfinite(boxes[:, 2]).any() else np.nan,
+                float(np.nanmax(boxes[:, 3])) if np.isfinite(boxes[:, 3]).any() else np.nan,
+            )
         if not all(np.isfinite(bounds)):
             bounds = (-180.0, -90.0, 180.0, 90.0)
+        rules = blocks.rules
+        ddf = blocks.frame.map_partitions(
+            _checked_sites, rules, meta=_checked_sites(blocks.frame._meta, rules)
+        )
         meta = _with_hilbert(ddf._meta, bounds, level)
         keyed = ddf.map_partitions(_with_hilbert, bounds, level, meta=meta)
         keyed = keyed.set_index("hilbert", npartitions=npartitions or ddf.npartitions)
         keyed.to_parquet(str(output), write_index=True)
-    return output
+    return output, issues
 
 
 # -- scheduling -------------------------------------------------------------------------------
@@ -237,16 +343,25 @@ def _selected(part: pd.DataFrame, layers: Sequence[str], include_samples: bool) 
     return part[keep]
 
 
-def _partition_parts(
-    part: pd.DataFrame, units: Units, layers: list[str], include_samples: bool
-) -> CoverageParts:
-    sites = _selected(part, layers, include_samples)
+def _block_parts(
+    part: pd.DataFrame, rules: Rules, units: Units, layers: list[str], include_samples: bool
+) -> tuple[CoverageParts, Issues]:
+    from geo.assign import problems
+
+    sites, rejects = _checked(part, rules)
+    sites = _selected(sites, layers, include_samples)
     if sites.empty:
-        return CoverageParts()
-    return parts_from_sites(_assigned(sites, units), units.township_seats, layers=layers)
+        return CoverageParts(), issues_of(rejects)
+    assigned = _assigned(sites, units)
+    parts = parts_from_sites(assigned, units.township_seats, layers=layers)
+    return parts, issues_of(rejects, problems(assigned))
 
 
-def summarize_large(
+def _merge_pairs(pairs: list[tuple[CoverageParts, Issues]]) -> tuple[CoverageParts, Issues]:
+    return merge([p for p, _ in pairs]), merge_issues([i for _, i in pairs])
+
+
+def summarize_large_report(
     sites: Path | str,
     *,
     level: str = "county",
@@ -258,30 +373,39 @@ def summarize_large(
     blocksize: str = BLOCKSIZE,
     crs: str | None = None,
 ):
-    """:func:`geo.coverage.summarize` of a sites file of any size (CSV or Parquet).
-
-    Same table, same numbers as the in-memory path; samples are left out unless asked for, as in
-    ``python -m geo summarize``.
-    """
+    """:func:`summarize_large` and the :class:`~geo.batch_rows.Issues` of the file's rows
+    (rejected by the product's checks, or placed outside the city / not at all)."""
     from dask import delayed
 
     if level not in LEVELS:
         raise InputError(f"level must be one of {LEVELS}, not '{level}'")
     layers = layers or list(LAYERS)
     units = units or load_units()
-    ddf = read_large(sites, blocksize=blocksize, crs=crs)
+    blocks = open_blocks(sites, blocksize=blocksize, crs=crs)
     with _scheduler(scheduler_address, scheduler) as client:
+        blocks = with_duplicates(blocks)
         shared = _broadcast(client, units)
-        parts = [
-            delayed(_partition_parts)(d, shared, layers, include_samples) for d in ddf.to_delayed()
+        pairs = [
+            delayed(_block_parts)(d, blocks.rules, shared, layers, include_samples)
+            for d in blocks.frame.to_delayed()
         ]
-        while len(parts) > 1:
-            parts = [
-                delayed(merge)(parts[i : i + _MERGE_FAN_IN])
-                for i in range(0, len(parts), _MERGE_FAN_IN)
+        while len(pairs) > 1:
+            pairs = [
+                delayed(_merge_pairs)(pairs[i : i + _MERGE_FAN_IN])
+                for i in range(0, len(pairs), _MERGE_FAN_IN)
             ]
-        merged = parts[0].compute() if parts else CoverageParts()
-    return finish(units, merged, level=level, layers=layers)
+        merged, issues = pairs[0].compute() if pairs else (CoverageParts(), Issues())
+    return finish(units, merged, level=level, layers=layers), issues
+
+
+def summarize_large(sites: Path | str, **options):
+    """:func:`geo.coverage.summarize` of a sites file of any size (CSV or Parquet).
+
+    Same table, same numbers as the in-memory path (``python -m geo summarize``): the rows go
+    through the same checks, place names and assignment; samples are left out unless asked for.
+    Options as :func:`summarize_large_report`, which also says which rows were left out and why.
+    """
+    return summarize_large_report(sites, **options)[0]
 
 
 def _assigned(sites: pd.DataFrame, units: Units):
@@ -294,13 +418,25 @@ def _assigned(sites: pd.DataFrame, units: Units):
     return assign_sites(sites, units)
 
 
-def _assign_partition(part: pd.DataFrame, units: Units) -> pd.DataFrame:
-    if part.empty:
-        return pd.DataFrame()
-    return pd.DataFrame(_assigned(part, units).drop(columns="geometry"))
+def _assign_block(part: pd.DataFrame, rules: Rules, units: Units) -> tuple[pd.DataFrame, Issues]:
+    from geo.assign import problems
+
+    sites, rejects = _checked(part, rules)
+    if sites.empty:
+        return pd.DataFrame(), issues_of(rejects)
+    assigned = _assigned(sites, units)
+    return pd.DataFrame(assigned.drop(columns="geometry")), issues_of(rejects, problems(assigned))
 
 
-def assign_large(
+def assign_large(sites: Path | str, output: Path | str, **options) -> Path:
+    """:func:`geo.assign.assign_sites` of a sites file of any size, written as it goes.
+
+    Options and the rows left out: :func:`assign_large_report`.
+    """
+    return assign_large_report(sites, output, **options)[0]
+
+
+def assign_large_report(
     sites: Path | str,
     output: Path | str,
     *,
@@ -310,12 +446,13 @@ def assign_large(
     batch: int = 2 * LOCAL_WORKERS,
     blocksize: str = BLOCKSIZE,
     crs: str | None = None,
-) -> Path:
-    """:func:`geo.assign.assign_sites` of a sites file of any size, written as it goes.
+) -> tuple[Path, Issues]:
+    """Every accepted site with its county and township, and the rows' :class:`Issues`.
 
     ``output`` ending in ``.csv``: one CSV (UTF-8 with BOM, formulas neutralised, like ``python
-    -m geo assign``), partitions appended in input order; otherwise a Parquet directory. Returns
-    the number of rows via the written file; the output has lon/lat and no geometry column.
+    -m geo assign``), blocks appended in input order; otherwise a Parquet directory with one
+    file per block. Either has lon/lat and no geometry column; ``batch`` blocks are in memory at
+    a time.
     """
     import dask
     from dask import delayed
@@ -324,39 +461,54 @@ def assign_large(
 
     output = Path(output)
     units = units or load_units()
-    ddf = read_large(sites, blocksize=blocksize, crs=crs)
-    with _scheduler(scheduler_address, scheduler) as client:
-        shared = _broadcast(client, units)
-        pieces = [delayed(_assign_partition)(d, shared) for d in ddf.to_delayed()]
-        if output.suffix.lower() == ".csv":
-            output.parent.mkdir(parents=True, exist_ok=True)
-            tmp = output.with_name(output.name + ".part")
-            first = True
-            with tmp.open("wb") as handle:
-                for start in range(0, len(pieces), batch):
-                    for frame in dask.compute(*pieces[start : start + batch]):
-                        if frame.empty:
-                            continue
-                        data = to_csv(frame)
-                        if not first:  # header and BOM once
-                            data = data.split(b"\n", 1)[1] if b"\n" in data else b""
-                        handle.write(data)
-                        first = False
-            tmp.replace(output)
-        else:
-            import dask.dataframe as dd
+    blocks = open_blocks(sites, blocksize=blocksize, crs=crs)
+    as_csv = output.suffix.lower() == ".csv"
+    tmp = output.with_name(output.name + ".part")
+    if tmp.exists() and tmp.is_dir():
+        import shutil
 
-            probe = canonical(pd.DataFrame({"name": ["probe"], "layer": ["park"]}))
-            meta = _assign_partition(probe, units).head(0)
-            out = dd.from_delayed(pieces, meta=meta, verify_meta=False)
-            out.to_parquet(str(output), write_index=False)
-    return output
+        shutil.rmtree(tmp)
+    every: list[Issues] = []
+    with _scheduler(scheduler_address, scheduler) as client:
+        blocks = with_duplicates(blocks)
+        shared = _broadcast(client, units)
+        pieces = [
+            delayed(_assign_block)(d, blocks.rules, shared) for d in blocks.frame.to_delayed()
+        ]
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if not as_csv:
+            tmp.mkdir()
+        with tmp.open("wb") if as_csv else contextlib.nullcontext() as handle:
+            first, n = True, 0
+            for start in range(0, len(pieces), batch):
+                for frame, issues in dask.compute(*pieces[start : start + batch]):
+                    every.append(issues)
+                    if frame.empty:
+                        continue
+                    if not as_csv:
+                        frame.to_parquet(tmp / f"part.{n:05d}.parquet", index=False)
+                        n += 1
+                        continue
+                    data = to_csv(frame)
+                    if not first:  # header and BOM once
+                        data = data.split(b"\n", 1)[1] if b"\n" in data else b""
+                    handle.write(data)
+                    first = False
+    if output.exists() and output.is_dir():
+        import shutil
+
+        shutil.rmtree(output)
+    tmp.replace(output)
+    return output, merge_issues(every)
 
 
 # -- command line -----------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m geo.dask_path", description="Country-scale batch path on Dask."
+        prog="python -m geo.dask_path",
+        description="Country-scale batch path on Dask. Exit codes: 0 success; 1 some rows were "
+        "rejected or could not be placed in the city (the others are processed; the first "
+        "ones are printed with row number and reason, all of them counted); 2 unusable input.",
     )
     parser.add_argument("--scheduler-address", help="a Dask scheduler, e.g. tcp://host:8786")
     parser.add_argument("--scheduler", choices=("threads", "processes"), default="threads")
@@ -365,6 +517,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="coordinate system of a CSV's lon/lat where a row does not say (source_crs): "
         "WGS84 (default), CGCS2000, GCJ-02, BD-09, EPSG:nnnn",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help=f"write the rows left out or flagged (the first {MAX_EXAMPLES:,}) as CSV",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("partition", help="sort sites along a Hilbert curve into Parquet")
@@ -383,6 +541,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PRINTED = 20  # rows printed to the terminal; the report holds more, the counts all
+
+
+def _say(issues: Issues, report: Path | None) -> None:
+    """Counts by reason, the first rows with their numbers, and the report file."""
+    from geo.export import to_csv
+
+    for kind, n in sorted(issues.counts.items(), key=lambda kv: -kv[1]):
+        print(f"{n:>9,} rows {kind}", file=sys.stderr)
+    for r in issues.examples.head(PRINTED).itertuples(index=False):
+        value = f" ({r.value})" if str(r.value) else ""
+        column = f", column {r.column}" if r.column else ""
+        print(f"{r.outcome}: {r.file} row {r.row}{column}: {r.reason}{value}", file=sys.stderr)
+    if issues.total > PRINTED:
+        print(f"… {issues.total - PRINTED:,} more rows", file=sys.stderr)
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_bytes(to_csv(issues.examples))
+        print(
+            f"wrote {report} ({len(issues.examples):,} of {issues.total:,} rows)", file=sys.stderr
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     common = {
@@ -392,11 +573,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         if args.command == "partition":
-            partition_spatially(args.sites, args.output, npartitions=args.npartitions, **common)
+            _, issues = partition_spatially_report(
+                args.sites, args.output, npartitions=args.npartitions, **common
+            )
         elif args.command == "summarize":
             from geo.export import export, format_from_suffix
 
-            table = summarize_large(
+            table, issues = summarize_large_report(
                 args.sites,
                 level=args.level,
                 layers=args.layer,
@@ -409,12 +592,13 @@ def main(argv: list[str] | None = None) -> int:
             args.output.parent.mkdir(parents=True, exist_ok=True)
             args.output.write_bytes(export(table, fmt, layer=f"{args.level}_coverage"))
         else:
-            assign_large(args.sites, args.output, **common)
+            _, issues = assign_large_report(args.sites, args.output, **common)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    _say(issues, args.report)
     print(f"wrote {args.output}", file=sys.stderr)
-    return 0
+    return 1 if issues.total else 0
 
 
 if __name__ == "__main__":

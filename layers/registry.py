@@ -55,6 +55,7 @@ __all__ = [
     "SiteLoad",
     "bundled_files",
     "combine",
+    "duplicate_key",
     "load_bundled",
     "read_sites",
     "registry_csv",
@@ -477,17 +478,10 @@ def validate_table(
     )
 
     # Duplicates among the rows still accepted: same layer, name and stated place.
-    key = pd.DataFrame(
-        {
-            "layer": layer_key.to_numpy(),
-            "name": get["name"].str.replace(r"\s+", "", regex=True).to_numpy(),
-            "county": get["county"].to_numpy(),
-            "township": get["township"].to_numpy(),
-            "village": get["village"].to_numpy(),
-            "row": run.rows,
-        }
-    )[run.ok]
-    cols = ["layer", "name", "county", "township", "village"]
+    key = duplicate_key(
+        layer_key, get["name"], get["county"], get["township"], get["village"]
+    ).assign(row=run.rows)[run.ok]
+    cols = list(DUPLICATE_KEY)
     dup = key.duplicated(cols, keep="first")
     if dup.any():
         first_row = key.groupby(cols, sort=False)["row"].transform("first")
@@ -836,6 +830,28 @@ def registry_frame(sites: pd.DataFrame, *, keep_extra: bool = True) -> pd.DataFr
             if col not in skip and not str(col).startswith("stated_"):
                 out[col] = sites[col].fillna("") if sites[col].dtype == object else sites[col]
     return out.reset_index(drop=True)
+
+
+DUPLICATE_KEY = ("layer", "name", "county", "township", "village")
+
+
+def duplicate_key(
+    layer: pd.Series, name: pd.Series, county: pd.Series, township: pd.Series, village: pd.Series
+) -> pd.DataFrame:
+    """What makes two rows of a file the same site (:data:`DUPLICATE_KEY`): layer, name without
+    spaces, and stated place, all as cleaned text. The batch path (:mod:`geo.dask_path`) finds
+    duplicates across blocks of a large file with the same key."""
+    return pd.DataFrame(
+        {
+            "layer": np.asarray(layer, dtype=object),
+            "name": clean_series(pd.Series(np.asarray(name, dtype=object)))
+            .str.replace(r"\s+", "", regex=True)
+            .to_numpy(),
+            "county": np.asarray(county, dtype=object),
+            "township": np.asarray(township, dtype=object),
+            "village": np.asarray(village, dtype=object),
+        }
+    )
 
 
 def registry_csv(sites: pd.DataFrame) -> bytes:

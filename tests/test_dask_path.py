@@ -13,7 +13,9 @@ import pytest
 
 from geo import dask_path
 from geo.assign import assign_sites
+from geo.batch_rows import MAX_EXAMPLES
 from geo.coverage import summarize
+from geo.pipeline import load_sites
 from layers.schema import COLUMNS, LAYERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,6 +154,39 @@ def test_registry_files_in_gcj02_bd09_and_chinese_headers_count_as_in_the_produc
     assert (back["township_code"].to_numpy() == product["township_code"].to_numpy()).all()
 
 
+def test_messy_gbk_file_rejects_the_same_rows_as_the_product(units, tmp_path):
+    """A registry as offices send them (GB18030 from Excel, Chinese headers, rows without a
+    name, of an unknown layer, with broken coordinates, a total row, and the same site again
+    far down the file, in another block): the batch path rejects exactly the rows the
+    in-memory reader rejects, with the same row numbers, and counts the rest the same."""
+    frame = _synthetic(units, 1200, seed=13).astype({"lon": object, "lat": object})
+    frame["is_sample"] = False
+    frame.loc[10, "name"] = ""
+    frame.loc[20, "layer"] = "火箭"
+    frame.loc[30, ["lon", "lat"]] = ["abc", "36.6"]
+    frame.loc[40, ["lon", "lat"]] = [512.0, 36.6]
+    frame.loc[50, ["name", "layer"]] = ["合计 1200个", ""]
+    for source, copy in ((60, 1100), (70, 1150), (80, 85)):
+        frame.loc[copy] = frame.loc[source]
+    chinese = {"name": "名称", "layer": "图层", "county": "县区", "lon": "经度", "lat": "纬度"}
+    path = tmp_path / "office.csv"
+    frame.rename(columns=chinese).to_csv(path, index=False, encoding="gb18030")
+
+    product = load_sites(units, site_files=[path], include_samples=False)
+    expected_rows = set(product.load.rejects["row"])
+    assert {12, 22, 32, 42, 52, 1102, 1152, 87} <= expected_rows  # header is row 1
+
+    table, issues = dask_path.summarize_large_report(
+        path, level="township", scheduler="threads", units=units, blocksize="16kB"
+    )
+    assert dask_path.open_blocks(path, blocksize="16kB").frame.npartitions >= 4
+    pd.testing.assert_frame_equal(summarize(units, product.assigned, level="township"), table)
+    rejected = issues.examples[issues.examples["outcome"] == "rejected"]
+    assert set(rejected["row"]) == expected_rows and issues.rejected == len(expected_rows)
+    dup = rejected.set_index("row").loc[1102]
+    assert dup["reason"] == "duplicate of row 62"
+
+
 def test_declared_crs_for_a_file_that_does_not_say(units, tmp_path):
     from geo._errors import InputError
     from geo.crs import wgs84_to_gcj02
@@ -238,6 +273,8 @@ def test_command_line_summarize(synthetic_csv, tmp_path):
             "geo.dask_path",
             "--scheduler",
             "threads",
+            "--report",
+            str(tmp_path / "rows.csv"),
             "summarize",
             "--sites",
             str(synthetic_csv),
@@ -252,9 +289,14 @@ def test_command_line_summarize(synthetic_csv, tmp_path):
         timeout=300,
         env=env,
     )
-    assert proc.returncode == 0, proc.stderr
+    # the synthetic sites include some outside the city: processed, said, exit 1 (as geo summarize)
+    assert proc.returncode == 1, proc.stderr
+    assert "rows problem: outside_city" in proc.stderr and "sites.csv row " in proc.stderr
     back = pd.read_csv(out, encoding="utf-8-sig", dtype={"code": str})
     assert len(back) == 80 + 7 and back["n_park"].sum() > 0
+    rows = pd.read_csv(tmp_path / "rows.csv", encoding="utf-8-sig")
+    assert len(rows) == MAX_EXAMPLES and rows["row"].is_monotonic_increasing
+    assert set(rows["outcome"]) == {"problem"}
 
 
 def test_unusable_input_is_a_clear_error(tmp_path):
