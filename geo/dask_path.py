@@ -1,22 +1,27 @@
 """Country-scale batch path: ``summarize`` and ``assign`` on inputs larger than memory, on Dask.
 
-The in-memory path (:func:`geo.assign.assign_sites` → :func:`geo.coverage.summarize`) holds every
-site at once. Here the sites stay in partitions (CSV read in blocks, or Parquet), each partition
-goes through the very same :func:`~geo.assign.assign_sites` with the units broadcast once to every
-worker, and is reduced to small :class:`~geo.coverage_parts.CoverageParts` (counts, units served,
-nearest-site distances) that merge in a tree; :func:`geo.coverage_parts.finish` builds the same
-table as ``summarize``. Assignment is row by row, so the counts equal the in-memory path's
-whatever the partitioning.
+The in-memory path (``read_sites`` → place names → :func:`geo.assign.assign_sites` →
+:func:`geo.coverage.summarize`) holds every site at once, and its reader stops at 200,000 rows.
+Here the sites stay in blocks (CSV read ``BLOCKSIZE`` at a time, or Parquet). Each block goes
+through the very same steps: the reader's checks (:mod:`geo.batch_rows`, with the file's row
+numbers; duplicates across blocks from a first pass), :func:`geo.places.normalize_places` and
+:func:`~geo.assign.assign_sites` with the units broadcast once to every worker. It is then
+reduced to a small :class:`~geo.coverage_parts.CoverageParts` (counts, units served,
+nearest-site distances), and the parts merge in a tree; :func:`geo.coverage_parts.finish` builds
+the same table as ``summarize``. Every step is row by row (duplicates aside, handled
+globally), so the counts equal the in-memory path's however the file is split. The rows left out
+or flagged come back as :class:`~geo.batch_rows.Issues`.
 
 Partitioning is spatial when the input was prepared with :func:`partition_spatially` (points
 sorted along a Hilbert curve with dask-geopandas, written as Parquet): each partition then holds
 one compact area, which keeps the polygons each partition touches few. Sites without coordinates
 (placed at seats during assignment) sort last.
 
-Scheduling: Dask's threaded scheduler by default (the assignment is vectorised numpy/shapely, and
-threads share the broadcast units at no cost; on 2 cores it beat a local cluster of 2 worker
-processes, see ``bench/dask_result.json``), ``scheduler="processes"`` for a local cluster of 2
-worker processes, or an existing Dask cluster via ``scheduler_address="tcp://host:8786"``.
+Scheduling: Dask's threaded scheduler by default (threads share the broadcast units at no cost,
+each with its own prepared copies of the polygons, and hold the least memory),
+``scheduler="processes"`` for a local cluster of 2 worker processes (faster on large files here:
+``bench/dask_result.json``), or an existing Dask cluster via
+``scheduler_address="tcp://host:8786"``.
 
 Command line::
 
