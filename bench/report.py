@@ -588,7 +588,7 @@ def _shared_section() -> str:
         parts += [
             f"`python bench/dask_row.py` on {dask['measured']} (dask {dask['dask']}): a "
             f"{dask['csv_mb']} MB registry CSV, township coverage, each path in its own process "
-            "(read, place names, assignment, counts; start-up included).",
+            "(read, the reader's checks, place names, assignment, counts; start-up included).",
             "",
             _table(list(row), [list(row.values())]),
             "",
