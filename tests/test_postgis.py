@@ -32,6 +32,7 @@ from layers.schema import LAYERS
 from tests.conftest import make_sites
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.both_stores
 NEAREST_TOL_KM = 0.01
 
 

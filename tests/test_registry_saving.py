@@ -23,7 +23,10 @@ from layers.registry import read_sites
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.both_stores,
+]
 
 
 def _upload_csv(tag: str, n: int = 3, *, layer: str = "ecommerce") -> bytes:
