@@ -55,80 +55,24 @@ from geo.batch_rows import (
 from geo.boundaries import Units, load_units
 from geo.coverage import LEVELS
 from geo.coverage_parts import CoverageParts, finish, merge, parts_from_sites
-from geo.crs import CGCS2000, WGS84
 from layers.coords import parse_crs
 from layers.schema import COLUMNS, LAYERS
 
 LOCAL_WORKERS = 2
 BLOCKSIZE = "8MB"  # ~10⁵ sites per partition: balanced on 2 workers, small in memory
 _MERGE_FAN_IN = 8
-_TRUE = {"true", "1", "yes", "y", "是", "t"}
 
 
 # -- reading ----------------------------------------------------------------------------------
-def canonical(
-    part: pd.DataFrame, *, filename: str = "", crs: str | None = None, convert: bool = True
-) -> pd.DataFrame:
-    """A partition in the shape :func:`geo.assign.assign_sites` expects (canonical columns).
+def stored_sites(part: pd.DataFrame) -> pd.DataFrame:
+    """A block of the Parquet :func:`partition_spatially` writes, as ``assign_sites`` takes it.
 
-    Headers are matched as ``read_sites`` matches them (名称, 经度, 所属县区 …). With ``convert``
-    (a registry file), ``lon``/``lat`` are in each row's ``source_crs`` (else ``crs``, else
-    WGS84), as the registry writer and ``python -m geo.db export`` write them (e.g. GCJ-02 for a
-    site published on Amap), and are converted to WGS84 here; without it (Parquet written by
-    :func:`partition_spatially`) they are WGS84 already. Unparseable coordinates, and rows whose
-    ``source_crs`` names no coordinate system, have no point: assignment places them by their
-    stated place or reports them (``unplaced``), never drops them.
+    Those rows were checked when the CSV was read; Parquet keeps their types, so only the
+    Hilbert index is dropped and text columns are made plain text again.
     """
-    from layers.columns import LONLAT, map_columns
-
-    out = part.copy()
-    rename = {h: c for h, c in map_columns(out.columns).rename.items() if c != LONLAT and h != c}
-    out = out.rename(columns={h: c for h, c in rename.items() if c not in out.columns})
-    for col in COLUMNS:
-        if col not in out:
-            out[col] = ""
-    for col in COLUMNS:
-        if col not in ("lon", "lat", "year", "is_sample"):
-            out[col] = out[col].fillna("").astype(str)
-    out["lon"] = pd.to_numeric(out["lon"], errors="coerce").astype(float)
-    out["lat"] = pd.to_numeric(out["lat"], errors="coerce").astype(float)
-    if convert:
-        _to_wgs84(out, default=crs)
-    out["year"] = pd.array(pd.to_numeric(out["year"], errors="coerce"), dtype="Int64")
-    if out["is_sample"].dtype != bool:
-        out["is_sample"] = out["is_sample"].astype(str).str.strip().str.lower().isin(_TRUE)
-    out["status"] = out["status"].where(out["status"] != "", "built")
-    has_point = out["lon"].notna() & out["lat"].notna()
-    out["location_precision"] = out["location_precision"].where(~has_point, "exact")
-    if "file" not in out:
-        out["file"] = filename
-    return out
-
-
-def _to_wgs84(frame: pd.DataFrame, *, default: str | None) -> None:
-    """Coordinates in each row's system (``source_crs``, else ``default``) to WGS84, in place."""
-    from layers.coords import parse_crs, to_wgs84_any
-
-    has = frame["lon"].notna() & frame["lat"].notna()
-    stated = frame["source_crs"].str.strip()
-    labels = stated.where(stated != "", default or WGS84)
-    for text in pd.unique(labels[has]):
-        rows = (has & (labels == text)).to_numpy()
-        try:
-            label = parse_crs(str(text))
-        except InputError:
-            label = None
-        if label in (WGS84, CGCS2000):
-            frame.loc[rows, "source_crs"] = label
-            continue
-        if label is None:
-            frame.loc[rows, ["lon", "lat"]] = np.nan
-            continue
-        lon, lat = to_wgs84_any(frame.loc[rows, "lon"], frame.loc[rows, "lat"], label)
-        ok = np.isfinite(lon) & np.isfinite(lat)
-        frame.loc[rows, "lon"] = np.where(ok, lon, np.nan)
-        frame.loc[rows, "lat"] = np.where(ok, lat, np.nan)
-        frame.loc[rows, "source_crs"] = label
+    out = part.reset_index(drop=True)
+    text = [c for c in out.columns if c in COLUMNS and str(out[c].dtype) in ("str", "string")]
+    return out.astype(dict.fromkeys(text, object))
 
 
 @dataclass(frozen=True)
@@ -209,7 +153,7 @@ def with_duplicates(blocks: Blocks) -> Blocks:
 def _checked(part: pd.DataFrame, rules: Rules) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Accepted sites and rejected rows of one block."""
     if rules.checked:
-        return canonical(part.reset_index(drop=True), convert=False), Issues().examples
+        return stored_sites(part), Issues().examples
     return check_block(part, filename=rules.filename, crs=rules.crs, duplicates=rules.duplicates)
 
 
@@ -219,13 +163,6 @@ def _checked_sites(part: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     sites = _checked(part, rules)[0]
     text = [c for c in sites.columns if sites[c].dtype == object]
     return sites.astype(dict.fromkeys(text, "str"))
-
-
-def read_large(source: Path | str, *, blocksize: str = BLOCKSIZE, crs: str | None = None):
-    """The accepted sites of a file as a Dask DataFrame (canonical columns, WGS84)."""
-    blocks = with_duplicates(open_blocks(source, blocksize=blocksize, crs=crs))
-    meta = _checked_sites(blocks.frame._meta, blocks.rules)
-    return blocks.frame.map_partitions(_checked_sites, blocks.rules, meta=meta)
 
 
 # -- spatial partitioning ---------------------------------------------------------------------

@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from geo import dask_path
-from geo.assign import assign_sites
 from geo.batch_rows import MAX_EXAMPLES
 from geo.coverage import summarize
 from geo.pipeline import load_sites
@@ -53,12 +52,8 @@ def synthetic_csv(tmp_path_factory, units):
 
 
 def _in_memory(units, path: Path, *, include_samples: bool):
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    sites = dask_path.canonical(raw, filename=path.name)
-    sites["row"] = np.arange(2, len(sites) + 2)
-    if not include_samples:
-        sites = sites[~sites["is_sample"]]
-    return assign_sites(sites.reset_index(drop=True), units)
+    """The product's in-memory path on the same file (``python -m geo summarize|assign``)."""
+    return load_sites(units, site_files=[path], include_samples=include_samples).assigned
 
 
 @pytest.mark.parametrize("level", ["county", "township"])
