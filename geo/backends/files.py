@@ -30,9 +30,10 @@ from geo.backends._registry import (
     row_hash,
 )
 from geo.boundaries import Units
-from geo.crs import BD09, CGCS2000, GCJ02, WGS84, normalize_crs, wgs84_to_bd09, wgs84_to_gcj02
+from geo.crs import WGS84
 from geo.export import to_csv
 from geo.settings import BOUNDARIES_DIR, PLAN_DIR, SITES_DIR
+from layers.coords import from_wgs84_any, parse_crs
 from layers.registry import SiteLoad, combine, load_bundled, read_sites
 from layers.schema import COLUMNS, LAYERS
 
@@ -279,22 +280,6 @@ def _append_log(hist: Path, version, saved_at, saved_by, n_rows, added, removed,
         handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 
-def from_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
-    """Stored WGS84 coordinates back in the system they were published in."""
-    name = normalize_crs(crs)
-    if name in (WGS84, CGCS2000):
-        return lon, lat
-    if name == GCJ02:
-        x, y = wgs84_to_gcj02([lon], [lat])
-    elif name == BD09:
-        x, y = wgs84_to_bd09([lon], [lat])
-    else:
-        from pyproj import Transformer
-
-        x, y = Transformer.from_crs(WGS84, name, always_xy=True).transform([lon], [lat])
-    return float(np.asarray(x)[0]), float(np.asarray(y)[0])
-
-
 def _registry_csv(rows: list[dict]) -> bytes:
     """Rows as a registry file in the canonical schema (coordinates in their source system).
 
@@ -308,11 +293,8 @@ def _registry_csv(rows: list[dict]) -> bytes:
     out = []
     for row in rows:
         rec: dict[str, object] = {c: row[c] for c in TEXT_COLUMNS}
-        lon, lat = row["lon"], row["lat"]
-        if lon is not None and lat is not None:
-            lon, lat = from_wgs84(lon, lat, row["source_crs"] or WGS84)
-        rec["lon"] = np.nan if lon is None else lon
-        rec["lat"] = np.nan if lat is None else lat
+        rec["lon"] = np.nan if row["lon"] is None else row["lon"]
+        rec["lat"] = np.nan if row["lat"] is None else row["lat"]
         rec["year"] = row["year"]
         rec["is_sample"] = "true" if row["is_sample"] else "false"
         for key in extras:
@@ -321,6 +303,13 @@ def _registry_csv(rows: list[dict]) -> bytes:
     frame = pd.DataFrame(out, columns=[*COLUMNS, *extras], dtype=object)
     frame["lon"] = frame["lon"].astype(float)
     frame["lat"] = frame["lat"].astype(float)
+    # back to the system each row was published in, one conversion per system
+    has = frame["lon"].notna() & frame["lat"].notna()
+    systems = frame["source_crs"].where(frame["source_crs"] != "", WGS84)
+    for label in pd.unique(systems[has]):
+        m = (has & (systems == label)).to_numpy()
+        x, y = from_wgs84_any(frame.loc[m, "lon"], frame.loc[m, "lat"], parse_crs(str(label)))
+        frame.loc[m, "lon"], frame.loc[m, "lat"] = x, y
     frame["year"] = pd.array(frame["year"], dtype="Int64")
     return to_csv(frame)
 
