@@ -32,7 +32,6 @@ from dashboard.views import (
     metric_options,
 )
 from geo.attainment import load_plan
-from geo.backends import get_backend
 from geo.boundaries import Units, load_units
 from geo.classify import SCHEMES, STATUS_COLORS
 from geo.export import to_csv, to_geojson, to_gpkg, to_xlsx
@@ -59,11 +58,10 @@ def get_units() -> Units:
     return load_units()
 
 
-@st.cache_data(show_spinner=False, ttl=15)
 def store_revision() -> str:
     """The layers' current versions: a colleague's save (on any app server sharing the database)
     changes it, so cached data older than 15 s is not shown as current."""
-    versions = get_backend().registry_versions()
+    versions = upload.layer_versions()
     return "v" + ".".join(str(versions[k]) for k in sorted(versions))
 
 

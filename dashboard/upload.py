@@ -218,6 +218,13 @@ def _save_controls(key: str, user: pd.DataFrame, lang: str) -> None:
         st.cache_data.clear()
 
 
+@st.cache_data(show_spinner=False, ttl=15)
+def layer_versions() -> dict[str, int]:
+    """The current version of each layer, asked of the store at most every 15 s (every rerun
+    needs it: the page keys its data by it, the history panel shows it)."""
+    return get_backend().registry_versions()
+
+
 def history_panel(lang: str) -> None:
     """Sidebar expander: a layer's saved versions, and undo of its latest save.
 
@@ -225,7 +232,6 @@ def history_panel(lang: str) -> None:
     the version shown here as the expected one: a colleague's save in between is not undone
     blindly but reported.
     """
-    backend = get_backend()
     with st.sidebar.expander(_t("history", lang)):
         layer = st.selectbox(
             _t("history_layer", lang),
@@ -233,7 +239,7 @@ def history_panel(lang: str) -> None:
             format_func=lambda k: LAYERS[k].en if lang == "en" else LAYERS[k].zh,
             key=K_HISTORY,
         )
-        current = backend.registry_versions()[layer]
+        current = layer_versions()[layer]
         st.dataframe(
             _history_table(_history(layer, current), lang), hide_index=True, key="history_table"
         )
@@ -285,6 +291,8 @@ def _undo(layer: str, shown: int) -> None:
     st.session_state[K_UNDONE] = outcome
     if outcome.saved:
         st.cache_data.clear()
+    elif outcome.conflict is not None:
+        layer_versions.clear()  # show the colleague's version next
 
 
 def _show_outcome(out: SaveOutcome, lang: str, *, restored: bool = False) -> None:

@@ -208,15 +208,13 @@ def app_backend(request, tmp_path, monkeypatch):
     """The app reading and saving through a throwaway store of each kind: a copy of the files,
     or a PostGIS schema of its own loaded with the bundled data (selected by the URL, as in a
     deployment)."""
-    import dashboard.ui
     import dashboard.upload
     from tests.conftest import _files_copy, _fresh
 
     if request.param == "files":
         store = _files_copy(tmp_path)
         monkeypatch.delenv("XINING_DATABASE_URL", raising=False)
-        for module in (dashboard.ui, dashboard.upload):
-            monkeypatch.setattr(module, "get_backend", lambda: store)
+        monkeypatch.setattr(dashboard.upload, "get_backend", lambda: store)
     else:
         store = _fresh(request.getfixturevalue("pg_url"))
         monkeypatch.setenv("XINING_DATABASE_URL", store.url)
