@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -218,13 +219,10 @@ def partition_spatially_report(
         )
         boxes = np.array([b for b, _ in found]).reshape(-1, 4)
         issues = merge_issues([i for _, i in found])
-        with np.errstate(all="ignore"):
-            bounds = (
-                float(np.nanmin(boxes[:, 0])) if np.isfinite(boxes[:, 0]).any() else np.nan,
-                float(np.nanmin(boxes[:, 1])) if np.isfinite(boxes[:, 1]).any() else np.nan,
-                float(np.nanmax(boxes[:, 2])) if np.isfinite(boxes[:, 2]).any() else np.nan,
-                float(np.nanmax(boxes[:, 3])) if np.isfinite(boxes[:, 3]).any() else np.nan,
-            )
+        with warnings.catch_warnings():  # blocks without a point: all-NaN columns
+            warnings.simplefilter("ignore", RuntimeWarning)
+            low, high = np.nanmin(boxes[:, :2], axis=0), np.nanmax(boxes[:, 2:], axis=0)
+        bounds = tuple(float(v) for v in (*low, *high))
         if not all(np.isfinite(bounds)):
             bounds = (-180.0, -90.0, 180.0, 90.0)
         rules = blocks.rules

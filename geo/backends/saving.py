@@ -92,20 +92,21 @@ def restore_version(
     undone like any save. ``expected_version``: the version the planner saw (default: the
     current one); someone else's save in between makes it a conflict.
     """
-    current = backend.registry_versions()[layer]
-    base = current if expected_version is None else int(expected_version)
+    base = expected_version
+    if base is None:  # ask the store only when the caller did not say
+        base = backend.registry_versions()[layer]
     old = backend.load_registry(layer, version=int(version))
     try:
         new = backend.save_registry(
             layer,
             old.sites,
-            expected_version=base,
+            expected_version=int(base),
             saved_by=saved_by,
             message=f"restored version {int(version)}",
         )
     except ConflictError as exc:
         return SaveOutcome(layer, len(old.sites), error=str(exc), conflict=exc)
-    return SaveOutcome(layer, len(old.sites), version=new, previous=base)
+    return SaveOutcome(layer, len(old.sites), version=new, previous=int(base))
 
 
 def undo_last(
