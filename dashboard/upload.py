@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import streamlit as st
 
-from geo._errors import InputError
+from base.errors import InputError
 from geo.backends import DISPLAY_TZ, get_backend
 from geo.backends.saving import SaveOutcome, save_layers, undo_last
 from geo.boundaries import Units

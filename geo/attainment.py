@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geo._errors import InputError
+from base.errors import InputError
+from base.settings import PLAN_DIR
 from geo.boundaries import CITY_CODE, CITY_NAME, Units
-from geo.settings import PLAN_DIR
 from layers.schema import level_counts
 
 STATUSES = ("met", "behind", "no_data")

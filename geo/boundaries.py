@@ -16,9 +16,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo._errors import InputError
-from geo.crs import PROJECTED, WGS84
-from geo.settings import BOUNDARIES_DIR
+from base.crs import PROJECTED, WGS84
+from base.errors import InputError
+from base.settings import BOUNDARIES_DIR
 
 CITY_CODE = "630100"
 CITY_NAME = "西宁市"

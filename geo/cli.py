@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from geo._errors import InputError
+from base.errors import InputError
 from geo.attainment import attainment
 from geo.boundaries import Units, load_units
 from geo.coverage import LEVELS, summarize

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from base.crs import PROJECTED, WGS84
 from geo.boundaries import Units
-from geo.crs import PROJECTED, WGS84
 from layers.schema import LAYERS
 
 LEVELS = ("county", "township")

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from base.crs import PROJECTED, WGS84
 from geo.boundaries import Units
 from geo.coverage import _site_unit, _unit_frame
-from geo.crs import PROJECTED, WGS84
 from layers.schema import LAYERS
 
 COUNT_KEYS = ["layer", "county_code", "township_code", "is_sample", "approx"]

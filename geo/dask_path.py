@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geo._errors import InputError
+from base.errors import InputError
 from geo.batch_rows import (
     MAX_EXAMPLES,
     Issues,

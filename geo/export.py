@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
-from geo._errors import InputError
-from geo.crs import WGS84
+from base.crs import WGS84
+from base.errors import InputError
 
 FORMATS = ("geojson", "gpkg", "csv", "xlsx")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo._errors import InputError
+from base.crs import PROJECTED, WGS84
+from base.errors import InputError
 from geo.boundaries import Units
-from geo.crs import PROJECTED, WGS84
 from geo.zones import APPROX_SOURCE
 from layers.coords import (
     guess_gauss_kruger,

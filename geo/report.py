@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geo.crs import WGS84
+from base.crs import WGS84
 from geo.export import to_csv
 from layers.registry import REJECT_COLUMNS, SiteLoad
 

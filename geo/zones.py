@@ -12,7 +12,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from geo.crs import PROJECTED, WGS84
+from base.crs import PROJECTED, WGS84
 
 APPROX_SOURCE = "approx_seat_voronoi"
 MIN_SEAT_SHARE = 0.75

@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from geo.crs import BD09, CGCS2000, GCJ02, WGS84
+from base.crs import BD09, CGCS2000, GCJ02, WGS84
 from layers.schema import COLUMNS
 
 # Pseudo-columns: one cell holding both coordinates ("101.75,36.62"), and a postal address

@@ -25,8 +25,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from geo._errors import InputError
-from geo.crs import (
+from base.crs import (
     BD09,
     CGCS2000,
     GCJ02,
@@ -36,6 +35,7 @@ from geo.crs import (
     wgs84_to_bd09,
     wgs84_to_gcj02,
 )
+from base.errors import InputError
 
 # A generous box around Xining (the city spans 100.87–101.91 °E, 36.23–37.47 °N): a point that
 # lands here only after swapping its two values was swapped in the file.

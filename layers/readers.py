@@ -30,7 +30,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo._errors import InputError
+from base.errors import InputError
 from layers.columns import canonical_of, header_score
 from layers.coords import crs_label, parse_crs
 from layers.safety import MAX_UPLOAD_BYTES, check_size, read_zip

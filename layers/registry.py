@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo._errors import InputError
-from geo.crs import WGS84
-from geo.settings import MAX_SITE_YEAR, MIN_SITE_YEAR, SITES_DIR
+from base.crs import WGS84
+from base.errors import InputError
+from base.settings import MAX_SITE_YEAR, MIN_SITE_YEAR, SITES_DIR
 from layers.columns import ADDRESS, HEADER_ALIASES, LONLAT, map_columns
 from layers.coords import (
     clean_series,

@@ -14,7 +14,7 @@ import stat
 import zipfile
 from pathlib import PurePosixPath, PureWindowsPath
 
-from geo._errors import InputError
+from base.errors import InputError
 
 MAX_UPLOAD_BYTES = 20 * 2**20  # a registry or a zipped boundary file as uploaded
 MAX_BOUNDARY_BYTES = 100 * 2**20  # official township polygons can be detailed

@@ -19,8 +19,8 @@ from dataclasses import fields
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from base.errors import InputError
 from dashboard.views import METRICS, MODES, UNIT_LEVELS, ViewState, build_view
-from geo._errors import InputError
 from geo.attainment import load_plan
 from geo.boundaries import Units, load_units
 from geo.classify import SCHEMES

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from geo.crs import GCJ02, WGS84
+from base.crs import GCJ02, WGS84
 
 
 @dataclass(frozen=True)

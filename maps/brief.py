@@ -20,9 +20,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
+from base.errors import InputError
 from dashboard.i18n import t
 from dashboard.views import DEFAULT_YEAR, View, ViewState, build_view
-from geo._errors import InputError
 from geo.attainment import load_plan
 from geo.boundaries import CITY_CODE, CITY_NAME, Units
 from geo.classify import STATUS_COLORS, STATUS_LABELS
@@ -47,7 +47,7 @@ def resolve_scopes(units: Units, items: str | Sequence[str] | None) -> list[str]
     """Page scopes for a request: ``None``/"all" → the city and every county; otherwise the
     named counties (code, full name, short name or alias) and "city"/"630100" for the city.
 
-    Raises :class:`geo._errors.InputError` naming what is unknown.
+    Raises :class:`base.errors.InputError` naming what is unknown.
     """
     every = [CITY_CODE, *units.counties["code"]]
     if items is None:

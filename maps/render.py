@@ -20,8 +20,8 @@ import shapely
 from branca.element import Element, MacroElement, Template
 from folium.plugins import MarkerCluster
 
+from base.crs import GCJ02, WGS84, wgs84_to_gcj02
 from geo.assign import locate
-from geo.crs import GCJ02, WGS84, wgs84_to_gcj02
 from layers.schema import APPROXIMATE, LAYERS, LEVELS, PRECISION, Layer
 from maps.basemaps import Basemap, tile_url
 from maps.offline import localize

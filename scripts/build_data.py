@@ -20,7 +20,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from geo.crs import PROJECTED, WGS84, gcj02_to_wgs84  # noqa: E402
+from base.crs import PROJECTED, WGS84, gcj02_to_wgs84  # noqa: E402
 from geo.zones import build_zones, eligible_counties  # noqa: E402
 
 OUT = ROOT / "data" / "boundaries"

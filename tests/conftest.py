@@ -73,7 +73,7 @@ def _files_copy(tmp_path) -> FileBackend:
     """The file backend over a copy of the bundled registries (saves stay in ``tmp_path``)."""
     import shutil
 
-    from geo.settings import SITES_DIR
+    from base.settings import SITES_DIR
 
     sites = tmp_path / "sites"
     shutil.copytree(SITES_DIR, sites, ignore=shutil.ignore_patterns("history", ".*"))

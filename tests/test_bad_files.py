@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from geo._errors import InputError
+from base.errors import InputError
 from geo.official import load_township_boundaries
 from geo.pipeline import load_sites
 from geo.report import REJECTED, report_summary

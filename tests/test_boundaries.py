@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import shapely
 
-from geo.crs import PROJECTED
+from base.crs import PROJECTED
 from geo.zones import APPROX_SOURCE
 
 

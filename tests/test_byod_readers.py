@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo._errors import InputError
-from geo.crs import bd09_to_wgs84, gcj02_to_wgs84, wgs84_to_gcj02
+from base.crs import bd09_to_wgs84, gcj02_to_wgs84, wgs84_to_gcj02
+from base.errors import InputError
 from layers.columns import canonical_of
 from layers.coords import guess_gauss_kruger, parse_coordinate, parse_coordinates, parse_crs
 from layers.registry import read_sites

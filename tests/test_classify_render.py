@@ -7,9 +7,9 @@ import re
 import numpy as np
 import pytest
 
+from base.crs import wgs84_to_gcj02
 from dashboard.views import ViewState, build_view
 from geo.classify import MISSING_COLOR, SEQUENTIAL, classify, status_classes
-from geo.crs import wgs84_to_gcj02
 from maps.basemaps import Basemap, available, custom_from_env, tile_url
 from maps.offline import external_urls
 from maps.render import build_map

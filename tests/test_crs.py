@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 from pyproj import Geod
 
-from geo._errors import InputError
-from geo.crs import (
+from base.crs import (
     BD09,
     GCJ02,
     WGS84,
@@ -18,6 +17,7 @@ from geo.crs import (
     wgs84_to_bd09,
     wgs84_to_gcj02,
 )
+from base.errors import InputError
 
 GEOD = Geod(ellps="WGS84")
 # Published in wandergis/coordtransform test/app.js for the input (116.404, 39.915).

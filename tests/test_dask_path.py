@@ -183,8 +183,8 @@ def test_messy_gbk_file_rejects_the_same_rows_as_the_product(units, tmp_path):
 
 
 def test_declared_crs_for_a_file_that_does_not_say(units, tmp_path):
-    from geo._errors import InputError
-    from geo.crs import wgs84_to_gcj02
+    from base.crs import wgs84_to_gcj02
+    from base.errors import InputError
 
     frame = _synthetic(units, 800, seed=11)
     frame["is_sample"] = False
@@ -295,7 +295,7 @@ def test_command_line_summarize(synthetic_csv, tmp_path):
 
 
 def test_unusable_input_is_a_clear_error(tmp_path):
-    from geo._errors import InputError
+    from base.errors import InputError
 
     with pytest.raises(InputError, match="file not found"):
         dask_path.summarize_large(tmp_path / "nope.csv", scheduler="threads")

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo._errors import InputError
+from base.errors import InputError
 from geo.assign import assign_sites
 from geo.attainment import attainment
 from geo.backends import Backend, ConflictError, get_backend

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from geo._errors import InputError
-from geo.crs import gcj02_to_wgs84
+from base.crs import gcj02_to_wgs84
+from base.errors import InputError
 from layers.registry import read_sites
 
 HEADER = "name,layer,subtype,level,county,township,lon,lat,source_crs,year,is_sample\n"

@@ -14,7 +14,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from geo._errors import InputError
+from base.errors import InputError
 from geo.backends import ConflictError
 from geo.backends.files import FileBackend
 from geo.backends.saving import restore_version, save_layers, undo_last

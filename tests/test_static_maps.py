@@ -25,9 +25,9 @@ from matplotlib.text import Text
 from PIL import Image
 from pyproj import Geod, Transformer
 
+from base.errors import InputError
 from dashboard.i18n import TEXT
 from dashboard.views import ViewState, build_view
-from geo._errors import InputError
 from geo.classify import STATUS_LABELS
 from geo.coverage import summarize
 from layers.schema import APPROXIMATE, LAYERS, PRECISION

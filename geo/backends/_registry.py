@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from geo._errors import InputError
+from base.errors import InputError
 from layers.schema import COLUMNS, LAYERS
 
 TEXT_COLUMNS = tuple(c for c in COLUMNS if c not in ("lon", "lat", "year", "is_sample"))

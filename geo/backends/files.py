@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geo._errors import InputError
+from base.crs import WGS84
+from base.errors import InputError
+from base.settings import BOUNDARIES_DIR, PLAN_DIR, SITES_DIR
 from geo.backends import HISTORY_COLUMNS, ConflictError, RegistryLoad, files_only
 from geo.backends._registry import (
     TEXT_COLUMNS,
@@ -30,9 +32,7 @@ from geo.backends._registry import (
     row_hash,
 )
 from geo.boundaries import Units
-from geo.crs import WGS84
 from geo.export import to_csv
-from geo.settings import BOUNDARIES_DIR, PLAN_DIR, SITES_DIR
 from layers.coords import from_wgs84_any, parse_crs
 from layers.registry import SiteLoad, combine, load_bundled, read_sites
 from layers.schema import COLUMNS, LAYERS

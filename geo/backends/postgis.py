@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo._errors import InputError
+from base.crs import WGS84
+from base.errors import InputError
 from geo.attainment import TARGET_COLUMNS
 from geo.backends import HISTORY_COLUMNS, ConflictError, RegistryLoad, schema_name
 from geo.backends._registry import (
@@ -36,7 +37,6 @@ from geo.backends._registry import (
     row_hash,
 )
 from geo.boundaries import Units
-from geo.crs import WGS84
 from layers.registry import SiteLoad, combine
 from layers.schema import LAYERS, LEVELS, PRECISION, STATUS
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from geo._errors import InputError
+from base.errors import InputError
 from geo.backends import Backend, ConflictError
 from layers.schema import LAYERS
 

@@ -26,7 +26,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from geo._errors import InputError
+from base.errors import InputError
 from geo.backends import DATABASE_URL_ENV, database_url
 from layers.schema import LAYERS
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from geo._errors import InputError
+from base.errors import InputError
 
 WGS84 = "EPSG:4326"
 CGCS2000 = "EPSG:4490"
