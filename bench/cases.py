@@ -357,12 +357,12 @@ def _coverage_check(geoms: np.ndarray) -> dict:
 def case_payload(n_sites: int, browser: bool) -> dict:
     """Bytes and build time of the county view, the township view and a 10⁵-site map; the
     large map is then opened in headless Chromium (load, drag, zoom, a popup)."""
-    from dashboard.views import ViewState, build_view, simplified
     from geo.assign import assign_sites
     from geo.boundaries import load_units
     from geo.pipeline import load_sites
     from maps.offline import standalone_html
     from maps.render import build_map
+    from viewmodel.views import ViewState, build_view, simplified
 
     units = load_units()
     bundled = load_sites(units, include_samples=True).assigned

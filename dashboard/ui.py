@@ -19,9 +19,21 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import upload
-from dashboard.i18n import t
 from dashboard.map_component import MapPayload, map_payload, show_map
-from dashboard.views import (
+from geo.attainment import load_plan
+from geo.boundaries import Units, load_units
+from geo.classify import SCHEMES, STATUS_COLORS
+from geo.export import to_csv, to_geojson, to_gpkg, to_xlsx
+from geo.pipeline import load_sites
+from geo.report import sites_for_export
+from layers.schema import LAYERS
+from maps.brief import county_briefs
+from maps.offline import standalone_html
+from maps.render import build_map
+from maps.static import render_view
+from viewmodel.basemaps import available
+from viewmodel.i18n import t
+from viewmodel.views import (
     METRICS,
     UNIT_LEVELS,
     View,
@@ -31,18 +43,6 @@ from dashboard.views import (
     metric_label,
     metric_options,
 )
-from geo.attainment import load_plan
-from geo.boundaries import Units, load_units
-from geo.classify import SCHEMES, STATUS_COLORS
-from geo.export import to_csv, to_geojson, to_gpkg, to_xlsx
-from geo.pipeline import load_sites
-from geo.report import sites_for_export
-from layers.schema import LAYERS
-from maps.basemaps import available
-from maps.brief import county_briefs
-from maps.offline import standalone_html
-from maps.render import build_map
-from maps.static import render_view
 
 # Session-state / query-parameter keys, one place.
 K_LANG, K_MEETING, K_MODE, K_LEVEL, K_LAYER = "lang", "meeting", "mode", "level", "layer"

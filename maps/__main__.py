@@ -20,11 +20,11 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from base.errors import InputError
-from dashboard.views import METRICS, MODES, UNIT_LEVELS, ViewState, build_view
 from geo.attainment import load_plan
 from geo.boundaries import Units, load_units
 from geo.classify import SCHEMES
 from layers.schema import LAYERS
+from viewmodel.views import METRICS, MODES, UNIT_LEVELS, ViewState, build_view
 
 EXIT_OK, EXIT_ROWS, EXIT_UNUSABLE = 0, 1, 2
 SUFFIXES = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
@@ -233,7 +233,7 @@ def _report(sites) -> int:
 
 def map_targets_of_plan() -> list[str]:
     """Targets that colour a county map: those every county must reach on its own (the
-    targets ``dashboard.views.map_targets`` finds in an attainment table)."""
+    targets ``viewmodel.views.map_targets`` finds in an attainment table)."""
     targets, _, _ = load_plan()
     return list(dict.fromkeys(targets.loc[targets["aggregate"] == "each", "target_id"]))
 
@@ -280,8 +280,8 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _brief(args: argparse.Namespace) -> int:
-    from dashboard.views import DEFAULT_YEAR
     from maps import brief
+    from viewmodel.views import DEFAULT_YEAR
 
     if args.output.suffix.lower() != ".pdf":
         raise InputError(f"-o {args.output}: briefs are written as .pdf")

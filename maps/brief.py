@@ -1,7 +1,7 @@
 """County briefs: one A4 page per county (and one for the whole city) as a PDF. No streamlit.
 
 Each page is drawn from the same computed view the dashboard shows
-(``dashboard.views.build_view``): the city page from the county-level coverage view, a county
+(``viewmodel.views.build_view``): the city page from the county-level coverage view, a county
 page from that county's township view. A page holds the map (townships and sites, legend), the
 plan's targets for that scope as status-coloured boxes with the real-site count per layer, a
 table of its sites by layer, and the data caveats in plain words.
@@ -21,14 +21,14 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
 from base.errors import InputError
-from dashboard.i18n import t
-from dashboard.views import DEFAULT_YEAR, View, ViewState, build_view
 from geo.attainment import load_plan
 from geo.boundaries import CITY_CODE, CITY_NAME, Units
 from geo.classify import STATUS_COLORS, STATUS_LABELS
 from layers.schema import APPROXIMATE, LAYERS, LEVEL_RANK
 from maps import static
 from maps.static import BRIEF_STYLE, INK, MUTED, font, map_panel, wrap
+from viewmodel.i18n import t
+from viewmodel.views import DEFAULT_YEAR, View, ViewState, build_view
 
 A4_PORTRAIT = (8.27, 11.69)  # inches
 MARGIN_IN = 0.5

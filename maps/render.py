@@ -2,7 +2,7 @@
 
 Everything that reaches the page as text is HTML-escaped here (site names may come from a
 planner's upload). Leaflet assets are served locally (maps.offline.localize), so the map draws
-with no internet; tiles are optional (maps.basemaps).
+with no internet; tiles are optional (viewmodel.basemaps).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import folium
 import geopandas as gpd
@@ -21,35 +20,14 @@ from branca.element import Element, MacroElement, Template
 from folium.plugins import MarkerCluster
 
 from base.crs import GCJ02, WGS84, wgs84_to_gcj02
-from geo.assign import locate
 from layers.schema import APPROXIMATE, LAYERS, LEVELS, PRECISION, Layer
-from maps.basemaps import Basemap, tile_url
 from maps.offline import localize
+from viewmodel.basemaps import Basemap, tile_url
+from viewmodel.mapspec import MapSpec
 
 CLUSTER_THRESHOLD = 300  # sites per layer above which markers are clustered
 LARGE_LAYER_THRESHOLD = 2_000  # ... above which they are circles with lazy popups (_add_sites)
 MAX_ZOOM = 18
-
-
-@dataclass
-class MapSpec:
-    """Everything the map shows, already computed (the UI passes results in, never logic)."""
-
-    units: gpd.GeoDataFrame  # code, name, fill, value_text, geometry_source, geometry (WGS84)
-    legend: list[tuple[str, str]]  # (colour, label)
-    legend_title: str
-    sites: gpd.GeoDataFrame | None = None  # assigned sites to draw
-    outline: gpd.GeoDataFrame | None = None  # county outlines over a township view
-    labels: list[tuple[float, float, str]] = field(default_factory=list)
-    highlights: list[tuple[float, float, str]] = field(default_factory=list)  # pilot towns
-    bold_codes: Sequence[str] = ()  # units outlined thickly (pilot counties)
-    notes: list[str] = field(default_factory=list)  # caveats printed on the map
-    bounds: tuple[float, float, float, float] | None = None
-    meeting: bool = False
-    lang: str = "zh"
-    basemap: Basemap | None = None
-    basemap_key: str = ""
-    tooltip_fields: list[tuple[str, str]] = field(default_factory=list)  # (column, label)
 
 
 def _esc(value: object) -> str:
@@ -573,45 +551,4 @@ def _shift_points(
     return [(float(a), float(b), p[2]) for a, b, p in zip(lon, lat, points, strict=True)]
 
 
-DISPLAY_GRID = 1e-5  # degrees (~1 m): finer than any screen shows at the map's max zoom
-
-
-def simplify_units(units: gpd.GeoDataFrame, *, tolerance: float = 0.0005) -> gpd.GeoDataFrame:
-    """Simplify a polygon coverage for display, keeping shared borders gap- and overlap-free.
-
-    The borders are first snapped to a 1e-5° grid (~1 m, all the screen can show) and noded
-    together, and each unit is rebuilt from the faces they enclose, so neighbours share
-    exactly the same vertices (seat-based zones clipped to counties do not, as they come).
-    ``coverage_simplify`` then removes vertices from each shared edge once, for both sides,
-    and never moves one: the result stays on the grid, with no gap or overlap
-    (tests/test_speed_invariants.py). Units without geometry pass through untouched.
-    """
-    out = units.copy()
-    has = out.geometry.notna() & ~out.geometry.is_empty
-    if has.any():
-        codes = out["code"].to_numpy() if "code" in out else np.arange(len(out))
-        noded = _noded_coverage(out.geometry[has].to_numpy(), codes[has.to_numpy()])
-        out.loc[has, out.geometry.name] = shapely.coverage_simplify(noded, tolerance)
-    return out
-
-
-def _noded_coverage(geoms: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """The polygons rebuilt from the faces of their snapped, noded borders.
-
-    A face goes to the polygon that covers a point inside it (the smallest code where they
-    overlap, as sites on a shared border), so neighbours get identical shared edges.
-    """
-    lines = shapely.union_all(shapely.boundary(geoms), grid_size=DISPLAY_GRID)
-    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(lines)))
-    inner = shapely.get_coordinates(shapely.point_on_surface(faces))
-    owner, _ = locate(inner[:, 0], inner[:, 1], gpd.GeoSeries(geoms), codes)
-    rebuilt = []
-    for i, geom in enumerate(geoms):
-        part = shapely.coverage_union_all(faces[owner == i]) if (owner == i).any() else None
-        if part is not None and part.geom_type == "Polygon" and geom.geom_type == "MultiPolygon":
-            part = shapely.MultiPolygon([part])  # keep the type the unit came with
-        rebuilt.append(part)
-    return np.array(rebuilt, dtype=object)
-
-
-__all__ = ["MapSpec", "build_map", "simplify_units"]
+__all__ = ["MapSpec", "build_map"]

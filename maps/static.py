@@ -1,7 +1,7 @@
 """MapSpec → static map images: PNG for slides, PDF and SVG for print. No streamlit.
 
 The interactive map (maps.render) and these images draw the same :class:`~maps.render.MapSpec`,
-computed once by ``dashboard.views.build_view``: same units, class colours, legend rows, labels,
+computed once by ``viewmodel.views.build_view``: same units, class colours, legend rows, labels,
 site glyphs and caveats. Drawing happens in UTM 47N (EPSG:32647), so the scale bar is in true
 metres and the north arrow is turned by the grid convergence at the map centre.
 
@@ -37,7 +37,8 @@ from matplotlib.patheffects import withStroke
 from shapely.geometry import box
 
 from layers.schema import APPROXIMATE, LAYERS
-from maps.render import MapSpec
+from viewmodel.i18n import t
+from viewmodel.mapspec import MapSpec
 
 UTM = "EPSG:32647"  # UTM zone 47N: metres, for the scale bar (never degrees)
 CJK_FAMILY = "Noto Sans CJK SC"
@@ -595,11 +596,11 @@ def draw_scale_bar(ax: Axes, style: Style) -> tuple[float, float, float]:
             )
         )
     ticks = (0, length / 2, length) if length / mpp > 60 * style.scale else (0, length)
-    for t in ticks:
+    for tick in ticks:
         ax.text(
-            left + t,
+            left + tick,
             bottom + height + 2.5 * style.scale * mpp,
-            last if t == length else f"{t / 1000:g}",
+            last if tick == length else f"{tick / 1000:g}",
             ha="center",
             va="bottom",
             color=INK,
@@ -1049,7 +1050,6 @@ def data_date_text(year: int | None, lang: str = "zh", *, made: date | None = No
 
 def source_text(lang: str = "zh") -> str:
     """The data source line, with the projection the image is drawn in."""
-    from dashboard.i18n import t  # plain label tables, no streamlit
 
     proj = "Projection: UTM 47N (EPSG:32647)" if lang == "en" else "投影: UTM 47N (EPSG:32647)"
     return f"{t('source_line', lang)} · {proj}"
@@ -1217,8 +1217,7 @@ def render_svg(spec: MapSpec, *, title: str, paper: str = "a4", **kw) -> bytes:
 
 
 def view_titles(view, *, county_name: str = "") -> tuple[str, str, str]:
-    """(title, subtitle, data date) for a ``dashboard.views.View``, in the view's language."""
-    from dashboard.i18n import t
+    """(title, subtitle, data date) for a ``viewmodel.views.View``, in the view's language."""
 
     state = view.state
     lang = state.lang

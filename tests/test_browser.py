@@ -37,13 +37,13 @@ if not CHROMIUM.exists():
     pytest.skip("needs /usr/bin/chromium (apt-get install chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
 
-from dashboard.i18n import t  # noqa: E402
-from dashboard.views import ViewState, build_view, filter_year  # noqa: E402
 from geo.attainment import load_plan  # noqa: E402
 from geo.boundaries import Units, load_units  # noqa: E402
 from geo.pipeline import load_sites  # noqa: E402
 from maps.offline import standalone_html  # noqa: E402
 from maps.render import build_map  # noqa: E402
+from viewmodel.i18n import t  # noqa: E402
+from viewmodel.views import ViewState, build_view, filter_year  # noqa: E402
 
 pytestmark = pytest.mark.browser
 

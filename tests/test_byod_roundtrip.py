@@ -132,8 +132,8 @@ def test_report_csv_neutralises_formulas_and_opens_in_excel(units):
 
 
 def test_uploaded_names_reach_the_map_escaped(units):
-    from dashboard.views import ViewState, build_view
     from maps.render import build_map
+    from viewmodel.views import ViewState, build_view
 
     load = read_sites(CORPUS / "formula_injection.csv")
     sites = load_sites(units, loads=[load])

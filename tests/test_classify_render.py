@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from base.crs import wgs84_to_gcj02
-from dashboard.views import ViewState, build_view
 from geo.classify import MISSING_COLOR, SEQUENTIAL, classify, status_classes
-from maps.basemaps import Basemap, available, custom_from_env, tile_url
 from maps.offline import external_urls
 from maps.render import build_map
+from viewmodel.basemaps import Basemap, available, custom_from_env, tile_url
+from viewmodel.views import ViewState, build_view
 
 XSS = "<img src=x onerror=alert(1)>"
 

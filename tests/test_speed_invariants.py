@@ -320,7 +320,7 @@ def _neighbours(geoms: np.ndarray) -> dict[tuple[int, int], float]:
 
 @pytest.mark.parametrize("level", ["county", "township"])
 def test_simplified_units_have_no_gaps_and_no_overlaps(units, level):
-    from dashboard.views import simplified
+    from viewmodel.views import simplified
 
     counties_s, towns_s = simplified(units)
     display = counties_s if level == "county" else towns_s
@@ -374,8 +374,8 @@ XSS = "<img src=x onerror=alert(1)>"
 
 
 def test_large_site_layer_is_compact_escaped_and_counted(units, bundled):
-    from dashboard.views import ViewState, build_view
     from maps.render import LARGE_LAYER_THRESHOLD, build_map
+    from viewmodel.views import ViewState, build_view
 
     n = LARGE_LAYER_THRESHOLD + 500
     rng = np.random.default_rng(5)
@@ -414,8 +414,8 @@ def test_cached_map_payload_is_what_st_folium_sends(units, bundled, monkeypatch)
     import streamlit_folium as sf
 
     from dashboard.map_component import map_payload, show_map
-    from dashboard.views import ViewState, build_view
     from maps.render import build_map
+    from viewmodel.views import ViewState, build_view
 
     m = build_map(build_view(units, bundled.assigned, ViewState(level="township")).spec)
     sent: list[dict] = []

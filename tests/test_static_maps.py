@@ -26,14 +26,14 @@ from PIL import Image
 from pyproj import Geod, Transformer
 
 from base.errors import InputError
-from dashboard.i18n import TEXT
-from dashboard.views import ViewState, build_view
 from geo.classify import STATUS_LABELS
 from geo.coverage import summarize
 from layers.schema import APPROXIMATE, LAYERS, PRECISION
 from maps import brief, static
 from maps.__main__ import main as cli_main
 from maps.__main__ import parse_size, parse_view
+from viewmodel.i18n import TEXT
+from viewmodel.views import ViewState, build_view
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"

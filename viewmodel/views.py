@@ -12,14 +12,15 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from dashboard.i18n import t
 from geo.attainment import attainment
 from geo.boundaries import Units
 from geo.classify import SCHEMES, Classes, classify, status_classes
 from geo.coverage import summarize
+from geo.simplify import simplify_units
 from layers.schema import APPROXIMATE, LAYERS
-from maps.basemaps import Basemap
-from maps.render import MapSpec, simplify_units
+from viewmodel.basemaps import Basemap
+from viewmodel.i18n import t
+from viewmodel.mapspec import MapSpec
 
 MODES = ("coverage", "attainment")
 UNIT_LEVELS = ("county", "township")
