@@ -163,7 +163,7 @@ def _duckdb(con, n: int, levels) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 def case_assign(n: int, reps: int, duck: bool, seed: int = 0) -> dict:
     """Xining: ``n`` sites to counties and township zones by the product, sjoin and DuckDB."""
     from bench.synth import xining_points
-    from geo.boundaries import load_units
+    from geo.loader import load_units
 
     units = load_units()
     levels = _levels(units)
@@ -235,7 +235,7 @@ def case_assign_sites(n: int, reps: int) -> dict:
     """The whole ``assign_sites`` (stated places, seat placement, both levels, flags)."""
     from bench.synth import xining_registry
     from geo.assign import assign_sites
-    from geo.boundaries import load_units
+    from geo.loader import load_units
 
     units = load_units()
     registry = xining_registry(units, n)
@@ -293,7 +293,7 @@ def case_scale(polygons: int, n: int, reps: int, sjoin: bool) -> dict:
 def case_scale_xining(n: int, reps: int) -> dict:
     """The product path at 10⁷ sites over Xining (memory and linear time)."""
     from bench.synth import xining_points
-    from geo.boundaries import load_units
+    from geo.loader import load_units
 
     units = load_units()
     levels = _levels(units)
@@ -358,13 +358,13 @@ def case_payload(n_sites: int, browser: bool) -> dict:
     """Bytes and build time of the county view, the township view and a 10⁵-site map; the
     large map is then opened in headless Chromium (load, drag, zoom, a popup)."""
     from geo.assign import assign_sites
-    from geo.boundaries import load_units
-    from geo.pipeline import load_sites
+    from geo.loader import load_plan, load_sites, load_units
     from maps.offline import standalone_html
     from maps.render import build_map
     from viewmodel.views import ViewState, build_view, simplified
 
     units = load_units()
+    plan = load_plan()
     bundled = load_sites(units, include_samples=True).assigned
     res: dict = {"case": "payload", "views": []}
     t0 = time.perf_counter()
@@ -379,7 +379,7 @@ def case_payload(n_sites: int, browser: bool) -> dict:
         ("township view", ViewState(level="township"), bundled),
     ):
         t0 = time.perf_counter()
-        view = build_view(units, sites, state)
+        view = build_view(units, sites, state, plan=plan)
         t1 = time.perf_counter()
         m = build_map(view.spec)
         t2 = time.perf_counter()
@@ -401,7 +401,7 @@ def case_payload(n_sites: int, browser: bool) -> dict:
     big = pd.concat([bundled, extra], ignore_index=True)
     big = gpd.GeoDataFrame(big, geometry="geometry", crs=bundled.crs)
     t0 = time.perf_counter()
-    view = build_view(units, big, ViewState())
+    view = build_view(units, big, ViewState(), plan=plan)
     t1 = time.perf_counter()
     m = build_map(view.spec)
     t2 = time.perf_counter()

@@ -40,7 +40,7 @@ def make_registry(path: Path, n: int, *, seed: int = 0) -> Path:
     import numpy as np
     import pandas as pd
 
-    from geo.boundaries import load_units_from_files
+    from geo.backends.files import load_units_from_files
     from layers.schema import COLUMNS, LAYERS
 
     units = load_units_from_files()
@@ -67,7 +67,7 @@ def _in_memory(path: Path) -> tuple[float, object]:
     import pandas as pd
 
     from geo.assign import assign_sites
-    from geo.boundaries import load_units_from_files
+    from geo.backends.files import load_units_from_files
     from geo.coverage import summarize
     from geo.places import normalize_places
     from layers.readers import RawTable
@@ -88,7 +88,7 @@ def _in_memory(path: Path) -> tuple[float, object]:
 
 
 def _on_dask(path: Path, scheduler: str) -> tuple[float, object]:
-    from geo.boundaries import load_units_from_files
+    from geo.backends.files import load_units_from_files
     from geo.dask_path import summarize_large
 
     units = load_units_from_files()

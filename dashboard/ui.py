@@ -20,11 +20,11 @@ import streamlit as st
 
 from dashboard import upload
 from dashboard.map_component import MapPayload, map_payload, show_map
-from geo.attainment import load_plan
-from geo.boundaries import Units, load_units
+from geo.attainment import Plan
+from geo.boundaries import Units
 from geo.classify import SCHEMES, STATUS_COLORS
 from geo.export import to_csv, to_geojson, to_gpkg, to_xlsx
-from geo.pipeline import load_sites
+from geo.loader import load_plan, load_sites, load_units
 from geo.report import sites_for_export
 from layers.schema import LAYERS
 from maps.brief import county_briefs
@@ -42,6 +42,7 @@ from viewmodel.views import (
     map_targets,
     metric_label,
     metric_options,
+    plan_marks,
 )
 
 # Session-state / query-parameter keys, one place.
@@ -72,24 +73,23 @@ def get_sites(data_key: str, _units: Units) -> gpd.GeoDataFrame:
 
 
 @st.cache_data(show_spinner=False)
-def get_plan_marks() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    _, designations, _ = load_plan()
-    d = designations
-    counties = tuple(d.loc[d["designation"] == "pilot_county", "county_code"])
-    towns = tuple(d.loc[d["designation"] == "pilot_town", "township_code"])
-    return counties, towns
+def get_plan(data_key: str) -> Plan:
+    """The plan's tables from the store, read again when the store's revision changes."""
+    return load_plan()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def get_view(
     state: ViewState, basemap_key: str, data_key: str, _units: Units, _sites: gpd.GeoDataFrame
 ) -> View:
-    counties, towns = get_plan_marks()
+    plan = get_plan(data_key)
+    counties, towns = plan_marks(plan)
     basemap = available().get(state.basemap)
     return build_view(
         _units,
         _sites,
         state,
+        plan=plan,
         basemap=basemap,
         basemap_key=basemap_key,
         pilot_counties=counties,
@@ -420,7 +420,8 @@ def _downloads(
     table = view.units
     site_rows = sites_for_export(view.sites)
     mapped = site_rows[site_rows.geometry.notna()] if "geometry" in site_rows else site_rows
-    counties, towns = get_plan_marks()
+    plan = get_plan(data_key)
+    counties, towns = plan_marks(plan)
 
     def html_map() -> bytes:
         return standalone_html(get_map(state, basemap_key, data_key, view)).encode("utf-8")
@@ -433,6 +434,7 @@ def _downloads(
         lang=lang,
         year=state.year,
         layer=state.layer,
+        plan=plan,
         pilot_counties=counties,
         pilot_towns=towns,
     )

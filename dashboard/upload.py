@@ -17,8 +17,9 @@ from base.errors import InputError
 from geo.backends import DISPLAY_TZ, get_backend
 from geo.backends.saving import SaveOutcome, save_layers, undo_last
 from geo.boundaries import Units
+from geo.loader import load_sites
 from geo.official import load_township_boundaries
-from geo.pipeline import Sites, load_sites
+from geo.pipeline import Sites
 from geo.report import report_csv, report_summary, validation_report
 from layers.registry import SiteLoad, combine, read_sites
 from layers.safety import MAX_BOUNDARY_BYTES, MAX_UPLOAD_BYTES, markdown_text

@@ -32,19 +32,6 @@ import shapely
 from base.crs import PROJECTED, WGS84
 from geo.boundaries import Units
 
-ASSIGN_COLUMNS = (
-    "county_code",
-    "county_name",
-    "township_code",
-    "township_name",
-    "township_geometry_source",
-    "assign_method",
-    "township_method",
-    "flags",
-    "outside_km",
-)
-
-
 # Point-in-polygon at scale (measured in bench/). Every point is tested exactly with
 # ``shapely.intersects_xy`` on prepared polygons (covers: boundary points count), against the
 # polygons whose bounding box holds it. With many points a grid first settles those that lie
@@ -414,8 +401,9 @@ def assign_sites(
 ) -> gpd.GeoDataFrame:
     """Sites (canonical columns, WGS84 lon/lat or NaN) with their county and township.
 
-    Returns a GeoDataFrame in WGS84 with the input columns plus :data:`ASSIGN_COLUMNS`,
-    ``location_precision`` filled for placed rows, and point geometry (None where unplaced).
+    Returns a GeoDataFrame in WGS84 with the input columns plus the assignment columns
+    (:data:`layers.schema.ASSIGN_COLUMNS`), ``location_precision`` filled for placed rows, and
+    point geometry (None where unplaced).
     Vectorised: 10⁵ sites take about a second (``bench/``).
 
     ``locator`` replaces the point-in-polygon step (same contract as :func:`locate`): the

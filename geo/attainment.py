@@ -11,13 +11,11 @@ every county in scope to reach the value on its own, and adds one row per county
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from base.errors import InputError
-from base.settings import PLAN_DIR
 from geo.boundaries import CITY_CODE, CITY_NAME, Units
 from layers.schema import level_counts
 
@@ -74,33 +72,15 @@ RESULT_COLUMNS = [
 ]
 
 
-def load_plan(directory: Path = PLAN_DIR) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Targets, designations and reported actuals as string frames (values parsed later).
+class Plan(NamedTuple):
+    """The plan's tables as string frames (``value`` of targets parsed): what attainment reads.
 
-    From PostGIS when a database URL is configured (:mod:`geo.backends`) and ``directory`` is
-    the bundled one, else from the files.
+    The store returns one (``geo.loader.load_plan``); tests build their own.
     """
-    if directory == PLAN_DIR:
-        from geo.backends import database_url, get_backend
 
-        if database_url():
-            return get_backend().load_plan()
-    return load_plan_from_files(directory)
-
-
-def load_plan_from_files(
-    directory: Path = PLAN_DIR,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The plan tables from CSV files in ``directory``."""
-    frames = []
-    for name in ("targets.csv", "designations.csv", "reported_actuals.csv"):
-        path = directory / name
-        if not path.exists():
-            raise InputError(f"Missing plan table {path}.")
-        frames.append(pd.read_csv(path, dtype=str, keep_default_na=False))
-    targets = frames[0]
-    targets["value"] = pd.to_numeric(targets["value"])
-    return frames[0], frames[1], frames[2]
+    targets: pd.DataFrame
+    designations: pd.DataFrame
+    reported: pd.DataFrame
 
 
 def _status(actual: float | None, comparator: str, value: float) -> str:
@@ -155,16 +135,16 @@ def _reported(reported: pd.DataFrame, target_id: str, scope_code: str) -> tuple[
 def attainment(
     units: Units,
     sites: pd.DataFrame,
+    plan: Plan,
     *,
     as_of: int | None = None,
-    plan_dir: Path = PLAN_DIR,
 ) -> pd.DataFrame:
     """Every target with actual, ratio and status; ``each`` targets add one row per county.
 
     ``sites`` are assigned sites (:func:`geo.assign.assign_sites`). ``as_of`` counts only sites
     whose year is known and not later (undated sites count: their existence is sourced).
     """
-    targets, designations, reported = load_plan(plan_dir)
+    targets, designations, reported = plan
     names = units.counties.set_index("code")["name"]
     rows: list[dict] = []
     for _, t in targets.iterrows():

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from base.crs import PROJECTED, WGS84
-from base.errors import InputError
-from base.settings import BOUNDARIES_DIR
 
 CITY_CODE = "630100"
 CITY_NAME = "西宁市"
@@ -206,63 +202,3 @@ def _county_keys(counties: pd.DataFrame) -> dict[str, str]:
         keys[row.short_name + "县"] = row.code
         keys[row.short_name + "区"] = row.code
     return keys
-
-
-def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
-    if not path.exists():
-        raise InputError(f"Missing data file {path}. Run scripts/build_data.py or restore it.")
-    return pd.read_csv(path, dtype=str, keep_default_na=False, **kwargs)
-
-
-def load_units(directory: Path = BOUNDARIES_DIR) -> Units:
-    """Load the units: from PostGIS when a database URL is configured (:mod:`geo.backends`) and
-    ``directory`` is the bundled one, else from the files. Cached per source."""
-    if directory == BOUNDARIES_DIR:
-        from geo.backends import database_url, schema_name
-
-        url = database_url()
-        if url:
-            return _load_units_from_database(url, schema_name())
-    return load_units_from_files(directory)
-
-
-@cache
-def _load_units_from_database(url: str, schema: str) -> Units:
-    from geo.backends import get_backend
-
-    return get_backend(url, schema=schema).load_units()
-
-
-@cache
-def load_units_from_files(directory: Path = BOUNDARIES_DIR) -> Units:
-    """Load and validate the bundled boundaries (cached: the files do not change at run time)."""
-    counties = gpd.read_file(directory / "counties.geojson")
-    if counties.crs is None or not counties.crs.equals(WGS84):
-        counties = counties.set_crs(WGS84, allow_override=True)
-    counties["code"] = counties["code"].astype(str)
-    counties["pop_2020"] = pd.to_numeric(counties["pop_2020"])
-    if len(counties) != 7 or counties["code"].duplicated().any():
-        raise InputError(f"{directory / 'counties.geojson'} must hold the 7 counties once each")
-
-    register = _read_csv(directory / "townships.csv")
-    register["is_statistical"] = register["is_statistical"].eq("True")
-    register["n_villages"] = register["n_villages"].astype(int)
-    unknown = set(register["county_code"]) - set(counties["code"])
-    if unknown:
-        raise InputError(f"townships.csv names unknown counties: {sorted(unknown)}")
-    zones = gpd.read_file(directory / "township_zones.geojson")
-    zones["code"] = zones["code"].astype(str)
-    zones = zones.set_index("code")
-    register["geometry"] = register["code"].map(zones["geometry"])
-    register["geometry_source"] = register["code"].map(zones["geometry_source"]).fillna("none")
-    seats = _read_csv(directory / "township_seats.csv")
-    seats[["lon", "lat"]] = seats[["lon", "lat"]].astype(float)
-    county_seats = _read_csv(directory / "county_seats.csv")
-    county_seats[["lon", "lat"]] = county_seats[["lon", "lat"]].astype(float)
-    return Units.from_frames(
-        counties,
-        register,
-        villages=_read_csv(directory / "villages.csv"),
-        township_seats=seats,
-        county_seats=county_seats,
-    )

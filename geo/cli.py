@@ -16,11 +16,12 @@ import pandas as pd
 
 from base.errors import InputError
 from geo.attainment import attainment
-from geo.boundaries import Units, load_units
+from geo.boundaries import Units
 from geo.coverage import LEVELS, summarize
 from geo.export import FORMATS, export, format_from_suffix
+from geo.loader import load_plan, load_sites, load_units
 from geo.official import load_township_boundaries, report_lines
-from geo.pipeline import Sites, load_sites
+from geo.pipeline import Sites
 from geo.report import REJECTED, assignment_rows, report_csv, sites_for_export
 from layers.schema import LAYERS
 
@@ -194,7 +195,7 @@ def _attainment(args: argparse.Namespace) -> Sites:
     sites = load_sites(
         units, site_files=args.sites, include_samples=False, crs=args.crs, sheet=args.sheet
     )
-    table = attainment(units, sites.assigned, as_of=args.as_of)
+    table = attainment(units, sites.assigned, load_plan(), as_of=args.as_of)
     if fmt == "json":
         data = json.dumps(
             json.loads(table.to_json(orient="records", force_ascii=False)),

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from base.errors import InputError
+from geo.assign import assign_sites, problems
 from geo.batch_rows import (
     MAX_EXAMPLES,
     Issues,
@@ -53,9 +54,12 @@ from geo.batch_rows import (
     issues_of,
     merge_issues,
 )
-from geo.boundaries import Units, load_units
+from geo.boundaries import Units
 from geo.coverage import LEVELS
 from geo.coverage_parts import CoverageParts, finish, merge, parts_from_sites
+from geo.export import export, format_from_suffix, to_csv
+from geo.loader import load_units
+from geo.places import normalize_places
 from layers.coords import parse_crs
 from layers.schema import COLUMNS, LAYERS
 
@@ -286,8 +290,6 @@ def _selected(part: pd.DataFrame, layers: Sequence[str], include_samples: bool) 
 def _block_parts(
     part: pd.DataFrame, rules: Rules, units: Units, layers: list[str], include_samples: bool
 ) -> tuple[CoverageParts, Issues]:
-    from geo.assign import problems
-
     sites, rejects = _checked(part, rules)
     sites = _selected(sites, layers, include_samples)
     if sites.empty:
@@ -351,16 +353,11 @@ def summarize_large(sites: Path | str, **options):
 def _assigned(sites: pd.DataFrame, units: Units):
     """The in-memory steps after reading, on one partition: place names made matchable
     (:func:`geo.places.normalize_places`: old and official names, aliases), then assignment."""
-    from geo.assign import assign_sites
-    from geo.places import normalize_places
-
     sites, _ = normalize_places(sites.reset_index(drop=True), units)
     return assign_sites(sites, units)
 
 
 def _assign_block(part: pd.DataFrame, rules: Rules, units: Units) -> tuple[pd.DataFrame, Issues]:
-    from geo.assign import problems
-
     sites, rejects = _checked(part, rules)
     if sites.empty:
         return pd.DataFrame(), issues_of(rejects)
@@ -396,8 +393,6 @@ def assign_large_report(
     """
     import dask
     from dask import delayed
-
-    from geo.export import to_csv
 
     output = Path(output)
     units = units or load_units()
@@ -486,8 +481,6 @@ PRINTED = 20  # rows printed to the terminal; the report holds more, the counts 
 
 def _say(issues: Issues, report: Path | None) -> None:
     """Counts by reason, the first rows with their numbers, and the report file."""
-    from geo.export import to_csv
-
     for kind, n in sorted(issues.counts.items(), key=lambda kv: -kv[1]):
         print(f"{n:>9,} rows {kind}", file=sys.stderr)
     for r in issues.examples.head(PRINTED).itertuples(index=False):
@@ -517,8 +510,6 @@ def main(argv: list[str] | None = None) -> int:
                 args.sites, args.output, npartitions=args.npartitions, **common
             )
         elif args.command == "summarize":
-            from geo.export import export, format_from_suffix
-
             table, issues = summarize_large_report(
                 args.sites,
                 level=args.level,

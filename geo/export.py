@@ -19,6 +19,7 @@ import pyogrio
 
 from base.crs import WGS84
 from base.errors import InputError
+from layers.registry import registry_frame
 
 FORMATS = ("geojson", "gpkg", "csv", "xlsx")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -107,3 +108,9 @@ def format_from_suffix(path: Path) -> str:
     if suffix not in fmt:
         raise InputError(f"{path.name}: cannot tell the format from '.{suffix}'.")
     return fmt[suffix]
+
+
+def registry_csv(sites: pd.DataFrame) -> bytes:
+    """A registry as CSV bytes: canonical columns (:func:`layers.registry.registry_frame`),
+    UTF-8 with BOM, formula-like cells neutralised (``read_sites`` reads such cells back)."""
+    return to_csv(registry_frame(sites))

@@ -1,24 +1,24 @@
-"""The one-way flow shared by the command line and the app: files → validated → assigned.
+"""The one-way flow shared by the command line and the app: validated registries → assigned.
 
-Uploads (bytes + a name from the app) are read with :func:`layers.registry.read_sites` and
-passed as ``loads``; files on disk as ``site_files``. :attr:`Sites.report` is the validation
-report of everything read (see :mod:`geo.report`).
+Uploads and files are read with :func:`layers.registry.read_sites` and passed as ``loads``; the
+stored registry comes in as ``bundled`` (``geo.loader.load_sites`` does both from the configured
+store). :attr:`Sites.report` is the validation report of everything read (see :mod:`geo.report`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import geopandas as gpd
 import pandas as pd
 
+from base.errors import InputError
 from geo.assign import assign_sites, problems
-from geo.boundaries import Units, load_units
+from geo.boundaries import Units
 from geo.places import normalize_places
 from geo.report import validation_report
-from layers.registry import SiteLoad, combine, load_bundled, read_sites
+from layers.registry import SiteLoad, combine
 from layers.schema import LAYERS
 
 
@@ -45,30 +45,29 @@ class Sites:
         return not self.load.rejects.empty or not self.problems.empty
 
 
-def load_sites(
-    units: Units | None = None,
+def assemble_sites(
+    units: Units,
     *,
-    site_files: Sequence[Path | str] = (),
+    bundled: SiteLoad | None = None,
     loads: Sequence[SiteLoad] = (),
     layers: Sequence[str] | None = None,
     include_samples: bool = False,
-    crs: str | None = None,
-    sheet: str | int | None = None,
 ) -> Sites:
-    """Bundled registries, with each layer found in ``site_files`` or ``loads`` replaced by them.
+    """Registries → assigned sites: each layer found in ``loads`` replaces the ``bundled`` one.
 
-    ``loads`` are registries already read (e.g. uploads, ``read_sites(data, filename=...)``);
-    ``crs`` and ``sheet`` apply to ``site_files``. ``layers`` limits the result to some layers.
-    Samples are left out unless asked for.
+    ``loads`` are registries already read (uploads, a planner's files: ``read_sites``);
+    ``bundled`` is the stored registry (``geo.loader`` reads it from the configured store).
+    ``layers`` limits the result to some layers. Samples are left out unless asked for.
     """
-    units = units or load_units()
     wanted = list(layers or LAYERS)
-    user = [read_sites(path, crs=crs, sheet=sheet) for path in site_files] + list(loads)
+    user = list(loads)
     replaced = sorted({k for load in user for k in load.sites["layer"].unique()})
-    keep = [k for k in wanted if k not in replaced]
     every = [*user]
-    if keep:
-        every.append(load_bundled(layers=keep, include_samples=include_samples))
+    if bundled is not None:
+        kept = bundled.sites["layer"].isin([k for k in wanted if k not in replaced])
+        every.append(replace(bundled, sites=bundled.sites[kept].reset_index(drop=True)))
+    if not every:
+        raise InputError("No registry to assign: neither a stored registry nor a file was given.")
     load = combine(every)
     sites = load.sites[load.sites["layer"].isin(wanted)]
     if not include_samples:

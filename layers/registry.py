@@ -45,7 +45,16 @@ from layers.coords import (
 )
 from layers.readers import RawTable, Source, read_table
 from layers.safety import MAX_UPLOAD_BYTES
-from layers.schema import APPROXIMATE, COLUMNS, LAYERS, LEVELS, PRECISION, STATUS, SUBTYPE_WORDS
+from layers.schema import (
+    APPROXIMATE,
+    ASSIGN_COLUMNS,
+    COLUMNS,
+    LAYERS,
+    LEVELS,
+    PRECISION,
+    STATUS,
+    SUBTYPE_WORDS,
+)
 
 __all__ = [
     "HEADER_ALIASES",
@@ -58,7 +67,6 @@ __all__ = [
     "duplicate_key",
     "load_bundled",
     "read_sites",
-    "registry_csv",
     "registry_frame",
     "validate_table",
 ]
@@ -755,36 +763,38 @@ def combine(loads: list[SiteLoad]) -> SiteLoad:
     return SiteLoad(sites, rejects, warnings, sum(load.rows_read for load in loads), notes_frame)
 
 
-def bundled_files(*, include_samples: bool = True) -> dict[str, list[Path]]:
-    """Registry files shipped with the product, per layer (samples live in data/sites/samples)."""
+def bundled_files(
+    *, include_samples: bool = True, sites_dir: Path = SITES_DIR
+) -> dict[str, list[Path]]:
+    """Registry files per layer in ``sites_dir`` (samples live in its ``samples/``)."""
     files: dict[str, list[Path]] = {}
     for key, layer in LAYERS.items():
-        paths = [SITES_DIR / layer.file]
-        sample = SITES_DIR / "samples" / layer.file
+        paths = [sites_dir / layer.file]
+        sample = sites_dir / "samples" / layer.file
         if include_samples and sample.exists():
             paths.append(sample)
         files[key] = [p for p in paths if p.exists()]
     return files
 
 
-def load_bundled(*, layers: list[str] | None = None, include_samples: bool = True) -> SiteLoad:
-    """Load the bundled registries of ``layers`` (all by default).
+def load_bundled(
+    *, layers: list[str] | None = None, include_samples: bool = True, sites_dir: Path = SITES_DIR
+) -> SiteLoad:
+    """Read the registry files of ``layers`` (all by default) in ``sites_dir``.
 
-    From PostGIS instead when a database URL is configured (:mod:`geo.backends`).
+    Only files: the configured store (files or PostGIS) is read through ``geo.loader``.
     """
-    from geo.backends import database_url, get_backend
-
-    if database_url():
-        return get_backend().load_bundled(layers=layers, include_samples=include_samples)
     wanted = layers or list(LAYERS)
     loads = [
         read_sites(path, layer=key)
-        for key, paths in bundled_files(include_samples=include_samples).items()
+        for key, paths in bundled_files(
+            include_samples=include_samples, sites_dir=sites_dir
+        ).items()
         if key in wanted
         for path in paths
     ]
     if not loads:
-        raise InputError("No bundled registry files found under data/sites/.")
+        raise InputError(f"No registry files found under {sites_dir}.")
     return combine(loads)
 
 
@@ -796,8 +806,6 @@ def registry_frame(sites: pd.DataFrame, *, keep_extra: bool = True) -> pd.DataFr
     code) is written as WGS84. Unknown columns follow the canonical ones; the product's
     assignment and bookkeeping columns are left out.
     """
-    from geo.assign import ASSIGN_COLUMNS
-
     out = pd.DataFrame({c: sites.get(c, "") for c in COLUMNS}, index=sites.index)
     lon = pd.to_numeric(out["lon"], errors="coerce").to_numpy(dtype=float)
     lat = pd.to_numeric(out["lat"], errors="coerce").to_numpy(dtype=float)
@@ -852,14 +860,6 @@ def duplicate_key(
             "village": np.asarray(village, dtype=object),
         }
     )
-
-
-def registry_csv(sites: pd.DataFrame) -> bytes:
-    """A registry as CSV bytes: canonical columns, UTF-8 with BOM, formula-like cells neutralised
-    (``read_sites`` reads such cells back as they were)."""
-    from geo.export import to_csv
-
-    return to_csv(registry_frame(sites))
 
 
 def _is_projected_label(label: object) -> bool:

@@ -165,6 +165,19 @@ PRECISION: dict[str, tuple[str, str]] = {
     "county_seat": ("位于县区驻地(近似)", "Placed at its county seat (approximate)"),
     "city": ("仅知位于西宁市", "Only known to be in Xining (not mapped)"),
 }
+# Columns that assignment (geo.assign.assign_sites) adds to a site frame.
+ASSIGN_COLUMNS = (
+    "county_code",
+    "county_name",
+    "township_code",
+    "township_name",
+    "township_geometry_source",
+    "assign_method",
+    "township_method",
+    "flags",
+    "outside_km",
+)
+
 APPROXIMATE = frozenset({"village", "township_seat", "county_seat"})
 
 SAMPLE_PREFIX = "【示例】"

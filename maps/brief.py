@@ -21,26 +21,18 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
 from base.errors import InputError
-from geo.attainment import load_plan
+from geo.attainment import Plan
 from geo.boundaries import CITY_CODE, CITY_NAME, Units
 from geo.classify import STATUS_COLORS, STATUS_LABELS
 from layers.schema import APPROXIMATE, LAYERS, LEVEL_RANK
 from maps import static
 from maps.static import BRIEF_STYLE, INK, MUTED, font, map_panel, wrap
 from viewmodel.i18n import t
-from viewmodel.views import DEFAULT_YEAR, View, ViewState, build_view
+from viewmodel.views import DEFAULT_YEAR, View, ViewState, build_view, plan_marks
 
 A4_PORTRAIT = (8.27, 11.69)  # inches
 MARGIN_IN = 0.5
 CITY_WORDS = {"all", "city", "全市", "西宁", "西宁市", CITY_CODE}
-
-
-def plan_marks() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Pilot counties and pilot towns designated by the plan (bold outlines, stars)."""
-    _, d, _ = load_plan()
-    counties = tuple(d.loc[d["designation"] == "pilot_county", "county_code"])
-    towns = tuple(d.loc[d["designation"] == "pilot_town", "township_code"])
-    return counties, towns
 
 
 def resolve_scopes(units: Units, items: str | Sequence[str] | None) -> list[str]:
@@ -502,6 +494,7 @@ def brief_figures(
     lang: str = "zh",
     year: int = DEFAULT_YEAR,
     layer: str = "incubator",
+    plan: Plan,
     pilot_counties: Sequence[str] | None = None,
     pilot_towns: Sequence[str] | None = None,
 ):
@@ -510,7 +503,7 @@ def brief_figures(
         raise InputError(f"Unknown layer '{layer}'. Layers: {', '.join(LAYERS)}")
     scopes = resolve_scopes(units, counties)
     if pilot_counties is None or pilot_towns is None:
-        pc, pt = plan_marks()
+        pc, pt = plan_marks(plan)
         pilot_counties = pc if pilot_counties is None else pilot_counties
         pilot_towns = pt if pilot_towns is None else pilot_towns
     names = units.counties.set_index("code")["name"]
@@ -520,6 +513,7 @@ def brief_figures(
             units,
             sites,
             state,
+            plan=plan,
             pilot_counties=tuple(pilot_counties),
             pilot_towns=tuple(pilot_towns),
         )
@@ -539,12 +533,14 @@ def county_briefs(
     lang: str = "zh",
     year: int = DEFAULT_YEAR,
     layer: str = "incubator",
+    plan: Plan,
     pilot_counties: Sequence[str] | None = None,
     pilot_towns: Sequence[str] | None = None,
 ) -> bytes:
     """A PDF of county briefs: ``counties=None`` (or "all") gives the city page and one page per
     county (8 pages); otherwise the named scopes in order. ``sites`` are assigned sites with the
-    sample records (as the app loads them); pilot marks default to the plan's designations."""
+    sample records (as the app loads them); ``plan`` the plan's tables (``geo.loader.load_plan``);
+    pilot marks default to the plan's designations."""
     buf = io.BytesIO()
     title = "西宁市县域创新驱动发展简报" if lang != "en" else "Xining county innovation briefs"
     meta = {"Title": title, "Creator": static.CREATOR, "CreationDate": None}
@@ -556,6 +552,7 @@ def county_briefs(
             lang=lang,
             year=year,
             layer=layer,
+            plan=plan,
             pilot_counties=pilot_counties,
             pilot_towns=pilot_towns,
         ):
@@ -570,7 +567,6 @@ __all__ = [
     "brief_state",
     "caveats",
     "county_briefs",
-    "plan_marks",
     "resolve_scopes",
     "site_counts",
 ]

@@ -19,12 +19,24 @@ from dataclasses import fields
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import pandas as pd
+
 from base.errors import InputError
-from geo.attainment import load_plan
-from geo.boundaries import Units, load_units
+from geo.boundaries import Units
 from geo.classify import SCHEMES
+from geo.loader import load_plan, load_sites, load_units
 from layers.schema import LAYERS
-from viewmodel.views import METRICS, MODES, UNIT_LEVELS, ViewState, build_view
+from maps import brief, static
+from maps.static import SIZES, check_size
+from viewmodel.views import (
+    DEFAULT_YEAR,
+    METRICS,
+    MODES,
+    UNIT_LEVELS,
+    ViewState,
+    build_view,
+    plan_marks,
+)
 
 EXIT_OK, EXIT_ROWS, EXIT_UNUSABLE = 0, 1, 2
 SUFFIXES = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
@@ -193,8 +205,6 @@ def parse_view(query: str, units: Units) -> ViewState:
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
-    from maps.static import SIZES, check_size
-
     if text is None:
         return None
     t = text.strip().lower()
@@ -212,8 +222,6 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 
 
 def _load(units: Units, files: list[Path]):
-    from geo.pipeline import load_sites
-
     for path in files:
         if not path.is_file():
             raise InputError(f"--sites: no such file {path}")
@@ -231,10 +239,9 @@ def _report(sites) -> int:
     return EXIT_ROWS
 
 
-def map_targets_of_plan() -> list[str]:
+def map_targets_of_plan(targets: pd.DataFrame) -> list[str]:
     """Targets that colour a county map: those every county must reach on its own (the
     targets ``viewmodel.views.map_targets`` finds in an attainment table)."""
-    targets, _, _ = load_plan()
     return list(dict.fromkeys(targets.loc[targets["aggregate"] == "each", "target_id"]))
 
 
@@ -246,8 +253,6 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from maps import brief, static
-
     fmt = SUFFIXES.get(args.output.suffix.lower())
     if fmt is None:
         raise InputError(f"-o {args.output}: the file must end in .png, .pdf or .svg")
@@ -255,18 +260,24 @@ def _render(args: argparse.Namespace) -> int:
     if size is not None and fmt != "png":
         raise InputError("--size is for .png; a .pdf or .svg takes --paper (a4, a3, slide)")
     units = load_units()
+    plan = load_plan()
     state = parse_view(args.view, units)
     if state.mode == "attainment":
-        targets = map_targets_of_plan()
+        targets = map_targets_of_plan(plan.targets)
         if state.target not in targets:
             raise InputError(
                 f"--view: target={state.target!r} cannot colour a county map; "
                 f"use one of {', '.join(targets)}"
             )
     sites = _load(units, args.sites)
-    pilot_counties, pilot_towns = brief.plan_marks()
+    pilot_counties, pilot_towns = plan_marks(plan)
     view = build_view(
-        units, sites.assigned, state, pilot_counties=pilot_counties, pilot_towns=pilot_towns
+        units,
+        sites.assigned,
+        state,
+        plan=plan,
+        pilot_counties=pilot_counties,
+        pilot_towns=pilot_towns,
     )
     data = static.render_view(view, fmt=fmt, size=size, paper=args.paper)
     _write(args.output, data)
@@ -280,8 +291,6 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _brief(args: argparse.Namespace) -> int:
-    from maps import brief
-    from viewmodel.views import DEFAULT_YEAR
 
     if args.output.suffix.lower() != ".pdf":
         raise InputError(f"-o {args.output}: briefs are written as .pdf")
@@ -297,6 +306,7 @@ def _brief(args: argparse.Namespace) -> int:
         lang=args.lang,
         year=args.year or DEFAULT_YEAR,
         layer=args.layer,
+        plan=load_plan(),
     )
     _write(args.output, data)
     print(f"wrote {args.output} ({len(scopes)} pages, {len(data) // 1024} KB)", file=sys.stderr)

@@ -14,8 +14,8 @@ import pytest
 from shapely.geometry import box
 
 from geo.backends.files import FileBackend
-from geo.boundaries import Units, load_units
-from geo.pipeline import load_sites
+from geo.boundaries import Units
+from geo.loader import load_sites, load_units
 from layers.schema import COLUMNS
 
 DEFAULT_URL = "postgresql://xining@127.0.0.1:54329/xining_test"

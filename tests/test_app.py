@@ -10,7 +10,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from geo.attainment import load_plan
+from geo.loader import load_plan
 from maps.offline import external_urls
 
 APP = Path(__file__).resolve().parents[1] / "app.py"

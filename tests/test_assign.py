@@ -134,7 +134,7 @@ _THREADS_SCRIPT = """
 import sys, threading
 import numpy as np, shapely, geopandas as gpd
 from geo.assign import locate
-from geo.boundaries import load_units_from_files
+from geo.backends.files import load_units_from_files
 
 units = load_units_from_files()
 wkb = shapely.to_wkb(units.townships.geometry.dropna().to_numpy())

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from base.errors import InputError
+from geo.loader import load_sites
 from geo.official import load_township_boundaries
-from geo.pipeline import load_sites
 from geo.report import REJECTED, report_summary
 from layers.registry import read_sites
 

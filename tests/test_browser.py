@@ -37,9 +37,8 @@ if not CHROMIUM.exists():
     pytest.skip("needs /usr/bin/chromium (apt-get install chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
 
-from geo.attainment import load_plan  # noqa: E402
-from geo.boundaries import Units, load_units  # noqa: E402
-from geo.pipeline import load_sites  # noqa: E402
+from geo.boundaries import Units  # noqa: E402
+from geo.loader import load_plan, load_sites, load_units  # noqa: E402
 from maps.offline import standalone_html  # noqa: E402
 from maps.render import build_map  # noqa: E402
 from viewmodel.i18n import t  # noqa: E402
@@ -511,11 +510,13 @@ def test_language_switch_there_and_back_keeps_the_map(make_session, expected):
 def standalone_map(units: Units, sites: gpd.GeoDataFrame) -> str:
     """The map download of dashboard/ui.py (standalone_html(build_map(view.spec))) for the
     default ViewState, as of this year."""
-    _, d, _ = load_plan()
+    plan = load_plan()
+    d = plan.designations
     view = build_view(
         units,
         sites,
         ViewState(year=date.today().year),
+        plan=plan,
         pilot_counties=tuple(d.loc[d["designation"] == "pilot_county", "county_code"]),
         pilot_towns=tuple(d.loc[d["designation"] == "pilot_town", "township_code"]),
     )

@@ -16,8 +16,8 @@ import pyogrio
 import pytest
 
 from geo.coverage import summarize
+from geo.loader import load_sites
 from geo.official import OFFICIAL_SOURCE, load_township_boundaries
-from geo.pipeline import load_sites
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from geo.assign import assign_sites
-from geo.export import to_geojson, to_xlsx
-from geo.pipeline import load_sites
+from geo.export import registry_csv, to_geojson, to_xlsx
+from geo.loader import load_plan, load_sites
 from geo.report import report_csv, sites_for_export, validation_report
-from layers.registry import read_sites, registry_csv, registry_frame
+from layers.registry import read_sites, registry_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests/bad_files"
@@ -137,7 +137,12 @@ def test_uploaded_names_reach_the_map_escaped(units):
 
     load = read_sites(CORPUS / "formula_injection.csv")
     sites = load_sites(units, loads=[load])
-    view = build_view(units, sites.assigned, ViewState(layer="ecommerce", show=("ecommerce",)))
+    view = build_view(
+        units,
+        sites.assigned,
+        ViewState(layer="ecommerce", show=("ecommerce",)),
+        plan=load_plan(),
+    )
     page = build_map(view.spec).get_root().render()
     plain = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), page)
     assert "<script>alert(1)</script>" not in plain

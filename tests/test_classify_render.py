@@ -9,6 +9,7 @@ import pytest
 
 from base.crs import wgs84_to_gcj02
 from geo.classify import MISSING_COLOR, SEQUENTIAL, classify, status_classes
+from geo.loader import load_plan
 from maps.offline import external_urls
 from maps.render import build_map
 from viewmodel.basemaps import Basemap, available, custom_from_env, tile_url
@@ -68,7 +69,7 @@ def xss_sites(bundled):
 
 
 def test_site_text_is_escaped_in_tooltips_and_popups(units, xss_sites):
-    view = build_view(units, xss_sites, ViewState())
+    view = build_view(units, xss_sites, ViewState(), plan=load_plan())
     page = build_map(view.spec).get_root().render()
     assert XSS not in page
     assert "<script>alert(2)" not in page
@@ -76,7 +77,7 @@ def test_site_text_is_escaped_in_tooltips_and_popups(units, xss_sites):
 
 
 def test_map_uses_only_local_assets_and_marks_approximations(units, bundled):
-    view = build_view(units, bundled.assigned, ViewState(level="township"))
+    view = build_view(units, bundled.assigned, ViewState(level="township"), plan=load_plan())
     page = decoded(build_map(view.spec).get_root().render())
     assert external_urls(page) == []
     assert "/app/static/vendor/leaflet-1.9.4/leaflet.js" in page
@@ -86,16 +87,22 @@ def test_map_uses_only_local_assets_and_marks_approximations(units, bundled):
 
 
 def test_pilot_counties_and_towns_are_marked(units, bundled):
-    from geo.attainment import load_plan
+    from geo.loader import load_plan
 
     _, d, _ = load_plan()
     pc = tuple(d.loc[d["designation"] == "pilot_county", "county_code"])
     pt = tuple(d.loc[d["designation"] == "pilot_town", "township_code"])
-    view = build_view(units, bundled.assigned, ViewState(), pilot_counties=pc, pilot_towns=pt)
+    view = build_view(
+        units, bundled.assigned, ViewState(), plan=load_plan(), pilot_counties=pc, pilot_towns=pt
+    )
     page = build_map(view.spec).get_root().render()
     assert page.count("xn-star") >= 8
     assert '"weight": 3.5' in page  # thick outline of pilot counties
-    plain = build_map(build_view(units, bundled.assigned, ViewState()).spec).get_root().render()
+    plain = (
+        build_map(build_view(units, bundled.assigned, ViewState(), plan=load_plan()).spec)
+        .get_root()
+        .render()
+    )
     assert '"weight": 3.5' not in plain
 
 
@@ -108,8 +115,10 @@ def test_gcj02_basemap_shifts_the_data_onto_the_tiles(units, bundled):
         attribution="t",
         crs="GCJ-02",
     )
-    plain = build_view(units, bundled.assigned, ViewState(show=()))
-    shifted = build_view(units, bundled.assigned, ViewState(show=()), basemap=amap_like)
+    plain = build_view(units, bundled.assigned, ViewState(show=()), plan=load_plan())
+    shifted = build_view(
+        units, bundled.assigned, ViewState(show=()), plan=load_plan(), basemap=amap_like
+    )
     a = build_map(plain.spec).get_root().render()
     b = build_map(shifted.spec).get_root().render()
     assert "http://tiles.local/{z}/{x}/{y}.png" in b

@@ -5,8 +5,10 @@ import pandas as pd
 import pytest
 
 from geo.assign import assign_sites
-from geo.attainment import TARGET_COLUMNS, attainment, load_plan
+from geo.attainment import TARGET_COLUMNS, attainment
+from geo.backends.files import load_plan_from_files
 from geo.coverage import summarize
+from geo.loader import load_plan
 from tests.conftest import make_sites
 
 
@@ -86,7 +88,7 @@ def test_every_plan_target_is_in_the_table():
 
 
 def test_attainment_statuses_and_sample_exclusion(units, bundled):
-    table = attainment(units, bundled.assigned)
+    table = attainment(units, bundled.assigned, load_plan())
     assert set(table["status"]) <= {"met", "behind", "no_data"}
     rows = table.set_index(["target_id", "scope_code"])
     # 60 sample village stations are on the map, but attainment counts real sites only
@@ -150,8 +152,8 @@ def test_attainment_counts_levels_subtypes_years_and_planned(toy_units, tmp_path
         ]
     )
     out = assign_sites(sites, toy_units)
-    now = attainment(toy_units, out, plan_dir=plan).iloc[0]
+    now = attainment(toy_units, out, load_plan_from_files(plan)).iloc[0]
     assert (now["actual"], now["status"], now["ratio"]) == (2.0, "met", 1.0)
-    then = attainment(toy_units, out, plan_dir=plan, as_of=2020).iloc[0]
+    then = attainment(toy_units, out, load_plan_from_files(plan), as_of=2020).iloc[0]
     assert (then["actual"], then["status"]) == (1.0, "behind")
     assert np.isclose(then["ratio"], 0.5)

@@ -14,7 +14,7 @@ import pytest
 from geo import dask_path
 from geo.batch_rows import MAX_EXAMPLES
 from geo.coverage import summarize
-from geo.pipeline import load_sites
+from geo.loader import load_sites
 from layers.schema import COLUMNS, LAYERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +72,7 @@ def test_places_written_loosely_count_as_in_the_product(units, tmp_path):
     front, county and township in one cell, a village's short form, only an address): the batch
     path reads them exactly as ``python -m geo summarize`` does, so every count matches the
     product's in-memory path."""
-    from geo.pipeline import load_sites
+    from geo.loader import load_sites
     from geo.places import village_short_name
 
     frame = _synthetic(units, 1200, seed=5)
@@ -107,7 +107,7 @@ def test_places_written_loosely_count_as_in_the_product(units, tmp_path):
 
 
 def _as_the_product_reads(units, path: Path, **options):
-    from geo.pipeline import load_sites
+    from geo.loader import load_sites
 
     product = load_sites(units, site_files=[path], include_samples=False, **options)
     assert product.load.rejects.empty
@@ -118,7 +118,8 @@ def test_registry_files_in_gcj02_bd09_and_chinese_headers_count_as_in_the_produc
     """A registry as the product writes it (each row's coordinates back in the system it was
     published in: GCJ-02 from Amap, BD-09 from Baidu) under Chinese headers: the batch path
     converts every row as ``read_sites`` does, so counts and points equal the product's."""
-    from layers.registry import read_sites, registry_csv
+    from geo.export import registry_csv
+    from layers.registry import read_sites
 
     frame = _synthetic(units, 1500, seed=9)
     frame["is_sample"] = False

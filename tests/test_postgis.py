@@ -27,6 +27,7 @@ from geo.attainment import attainment
 from geo.backends import Backend, ConflictError, get_backend
 from geo.backends.files import FileBackend
 from geo.coverage import summarize, totals_check
+from geo.loader import load_plan
 from layers.registry import load_bundled
 from layers.schema import LAYERS
 from tests.conftest import make_sites
@@ -235,8 +236,8 @@ def test_sql_assignment_coverage_and_attainment_equal_embedded(pg, units, data):
                 summarize(units, embedded, level=level),
                 summarize_sql(conn, db_units, in_sql, level=level),
             )
-    mine = attainment(units, embedded)
-    theirs = attainment(db_units, in_sql)
+    mine = attainment(units, embedded, load_plan())
+    theirs = attainment(db_units, in_sql, load_plan())
     pd.testing.assert_frame_equal(
         mine[["target_id", "scope_code", "status", "actual"]],
         theirs[["target_id", "scope_code", "status", "actual"]],

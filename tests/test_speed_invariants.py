@@ -24,6 +24,7 @@ from shapely.geometry import Polygon, box
 
 import geo.assign as assign_mod
 from geo.assign import assign_sites, locate
+from geo.loader import load_plan
 from layers.schema import COLUMNS, LAYERS
 
 # --------------------------------------------------------------------------- locate
@@ -388,7 +389,7 @@ def test_large_site_layer_is_compact_escaped_and_counted(units, bundled):
     sites = gpd.GeoDataFrame(
         pd.concat([bundled.assigned, extra], ignore_index=True), geometry="geometry", crs=4326
     )
-    view = build_view(units, sites, ViewState())
+    view = build_view(units, sites, ViewState(), plan=load_plan())
     page = build_map(view.spec).get_root().render()
     text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), page)
     drawn = view.spec.sites
@@ -417,7 +418,9 @@ def test_cached_map_payload_is_what_st_folium_sends(units, bundled, monkeypatch)
     from maps.render import build_map
     from viewmodel.views import ViewState, build_view
 
-    m = build_map(build_view(units, bundled.assigned, ViewState(level="township")).spec)
+    m = build_map(
+        build_view(units, bundled.assigned, ViewState(level="township"), plan=load_plan()).spec
+    )
     sent: list[dict] = []
     monkeypatch.setattr(sf, "_component_func", lambda **kw: sent.append(kw))
     payload = map_payload(m)  # renders a copy: the map itself can be rendered again

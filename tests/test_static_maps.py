@@ -28,12 +28,13 @@ from pyproj import Geod, Transformer
 from base.errors import InputError
 from geo.classify import STATUS_LABELS
 from geo.coverage import summarize
+from geo.loader import load_plan
 from layers.schema import APPROXIMATE, LAYERS, PRECISION
 from maps import brief, static
-from maps.__main__ import main as cli_main
-from maps.__main__ import parse_size, parse_view
+from maps.cli import main as cli_main
+from maps.cli import parse_size, parse_view
 from viewmodel.i18n import TEXT
-from viewmodel.views import ViewState, build_view
+from viewmodel.views import ViewState, build_view, plan_marks
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -53,7 +54,7 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="module")
 def marks():
-    return brief.plan_marks()
+    return plan_marks(load_plan())
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +73,7 @@ def view_of(units, sites, marks):
                 units,
                 sites,
                 ViewState(**state),
+                plan=load_plan(),
                 pilot_counties=marks[0],
                 pilot_towns=marks[1],
             )
@@ -416,7 +418,7 @@ def all_briefs(units, sites, artifacts) -> tuple[Path, dict]:
     ctx = missing_glyphs_are_errors()
     try:
         with PdfPages(buf) as pdf:
-            for code, fig, page in brief.brief_figures(units, sites):
+            for code, fig, page in brief.brief_figures(units, sites, plan=load_plan()):
                 facts[code] = page
                 pdf.savefig(fig, facecolor="white")
     finally:
@@ -474,7 +476,9 @@ def test_brief_pages_fit_on_the_page(all_briefs, units):
 
 
 def test_english_brief_pages_fit_on_the_page(units, sites):
-    for code, _, facts in brief.brief_figures(units, sites, counties="city,湟中", lang="en"):
+    for code, _, facts in brief.brief_figures(
+        units, sites, counties="city,湟中", lang="en", plan=load_plan()
+    ):
         check_fit(code, facts)
 
 
@@ -511,7 +515,9 @@ def test_brief_scopes_by_code_name_and_alias(units):
 @needs_poppler
 def test_one_county_brief_by_short_name(units, sites, artifacts):
     path = artifacts / "brief_datong_en.pdf"
-    path.write_bytes(brief.county_briefs(units, sites, counties=["大通"], lang="en"))
+    path.write_bytes(
+        brief.county_briefs(units, sites, counties=["大通"], lang="en", plan=load_plan())
+    )
     assert pdf_pages(path)[0] == 1
     assert_only_cjk_font(path)
 
@@ -621,7 +627,7 @@ def test_uploaded_names_are_plain_text_not_math(units, sites, tmp_path):
     row = odd.index[(odd["county_code"] == "630121") & ~odd["is_sample"]][0]
     odd.loc[row, "name"] = "成本 $5$ 与 $\\alpha$ 园区"
     path = tmp_path / "odd.pdf"
-    path.write_bytes(brief.county_briefs(units, odd, counties=["630121"]))
+    path.write_bytes(brief.county_briefs(units, odd, counties=["630121"], plan=load_plan()))
     assert_only_cjk_font(path)
     out = subprocess.run(
         [shutil.which("pdftotext"), str(path), "-"], capture_output=True, text=True, check=True

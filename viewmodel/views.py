@@ -12,7 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.attainment import attainment
+from geo.attainment import Plan, attainment
 from geo.boundaries import Units
 from geo.classify import SCHEMES, Classes, classify, status_classes
 from geo.coverage import summarize
@@ -134,6 +134,14 @@ def filter_year(sites: pd.DataFrame, year: int | None) -> pd.DataFrame:
     return sites[y.isna() | (y <= year)]
 
 
+def plan_marks(plan: Plan) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Pilot counties and pilot towns designated by the plan (bold outlines, stars)."""
+    d = plan.designations
+    counties = tuple(d.loc[d["designation"] == "pilot_county", "county_code"])
+    towns = tuple(d.loc[d["designation"] == "pilot_town", "township_code"])
+    return counties, towns
+
+
 def map_targets(table: pd.DataFrame) -> list[str]:
     """Targets that have one row per county, so they can colour a county map."""
     per_county = table[table["scope_code"] != "630100"]
@@ -181,17 +189,18 @@ def build_view(
     sites: gpd.GeoDataFrame,
     state: ViewState,
     *,
+    plan: Plan,
     basemap: Basemap | None = None,
     basemap_key: str = "",
     pilot_counties: tuple[str, ...] = (),
     pilot_towns: tuple[str, ...] = (),
 ) -> View:
-    """Compute tables and the map spec for ``state`` from assigned ``sites``."""
+    """Compute tables and the map spec for ``state`` from assigned ``sites`` and the ``plan``."""
     state = state.normalized()
     lang = state.lang
     dated = filter_year(sites, state.year)
     shown_sites = dated if state.samples else dated[~dated["is_sample"].astype(bool)]
-    attain = attainment(units, dated, as_of=state.year)
+    attain = attainment(units, dated, plan, as_of=state.year)
     counties_s, towns_s = simplified(units)
     notes: list[str] = []
 

@@ -15,15 +15,17 @@ import fcntl
 import json
 import os
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from base.crs import WGS84
 from base.errors import InputError
 from base.settings import BOUNDARIES_DIR, PLAN_DIR, SITES_DIR
-from geo.backends import HISTORY_COLUMNS, ConflictError, RegistryLoad, files_only
+from geo.attainment import Plan
 from geo.backends._registry import (
     TEXT_COLUMNS,
     check_frame,
@@ -31,6 +33,7 @@ from geo.backends._registry import (
     records,
     row_hash,
 )
+from geo.backends.store import HISTORY_COLUMNS, ConflictError, RegistryLoad
 from geo.boundaries import Units
 from geo.export import to_csv
 from layers.coords import from_wgs84_any, parse_crs
@@ -58,13 +61,9 @@ class FileBackend:
 
     # -- boundaries and plan -------------------------------------------------------------------
     def load_units(self) -> Units:
-        from geo.boundaries import load_units_from_files
-
         return load_units_from_files(self.boundaries_dir)
 
-    def load_plan(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        from geo.attainment import load_plan_from_files
-
+    def load_plan(self) -> Plan:
         return load_plan_from_files(self.plan_dir)
 
     # -- registries ----------------------------------------------------------------------------
@@ -99,12 +98,8 @@ class FileBackend:
         head = self._head(layer)
         if version is not None and version != head["version"]:
             return self._load_old(layer, version, include_samples=include_samples)
-        if self.sites_dir == SITES_DIR:  # exactly what layers.registry.load_bundled reads
-            with files_only():
-                load = load_bundled(layers=[layer], include_samples=True)
-        else:
-            loads = [_read(p, layer) for p in self._paths(layer, include_samples=True)]
-            load = combine(loads) if loads else SiteLoad(frame_from_records([]))
+        loads = [read_sites(p, layer=layer) for p in self._paths(layer, include_samples=True)]
+        load = combine(loads) if loads else SiteLoad(frame_from_records([]))
         sites = load.sites
         if not include_samples:
             sites = sites[~sites["is_sample"]].reset_index(drop=True)
@@ -140,19 +135,9 @@ class FileBackend:
     def load_bundled(
         self, *, layers: list[str] | None = None, include_samples: bool = True
     ) -> SiteLoad:
-        if self.sites_dir == SITES_DIR:
-            with files_only():
-                return load_bundled(layers=layers, include_samples=include_samples)
-        wanted = layers or list(LAYERS)
-        loads = [
-            _read(path, key)
-            for key in LAYERS
-            if key in wanted
-            for path in self._paths(key, include_samples=include_samples)
-        ]
-        if not loads:
-            raise InputError(f"No registry files found under {self.sites_dir}.")
-        return combine(loads)
+        return load_bundled(
+            layers=layers, include_samples=include_samples, sites_dir=self.sites_dir
+        )
 
     def save_registry(
         self,
@@ -225,11 +210,6 @@ class FileBackend:
                 [[1, None, "", rows, rows, 0, "shipped files"]], columns=HISTORY_COLUMNS
             )
         return log.reset_index(drop=True)
-
-
-def _read(path: Path, layer: str) -> SiteLoad:
-    """One registry file of a directory other than the bundled one."""
-    return read_sites(path, layer=layer)
 
 
 def _content(row: dict) -> dict:
@@ -319,3 +299,57 @@ def _write_registry(path: Path, rows: list[dict], *, keep_empty: bool) -> None:
         path.unlink(missing_ok=True)
         return
     _atomic_write(path, _registry_csv(rows))
+
+
+# -- boundaries and plan tables in the bundled layout ------------------------------------------
+def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
+    if not path.exists():
+        raise InputError(f"Missing data file {path}. Run scripts/build_data.py or restore it.")
+    return pd.read_csv(path, dtype=str, keep_default_na=False, **kwargs)
+
+
+@cache
+def load_units_from_files(directory: Path = BOUNDARIES_DIR) -> Units:
+    """Load and validate the bundled boundaries (cached: the files do not change at run time)."""
+    counties = gpd.read_file(directory / "counties.geojson")
+    if counties.crs is None or not counties.crs.equals(WGS84):
+        counties = counties.set_crs(WGS84, allow_override=True)
+    counties["code"] = counties["code"].astype(str)
+    counties["pop_2020"] = pd.to_numeric(counties["pop_2020"])
+    if len(counties) != 7 or counties["code"].duplicated().any():
+        raise InputError(f"{directory / 'counties.geojson'} must hold the 7 counties once each")
+
+    register = _read_csv(directory / "townships.csv")
+    register["is_statistical"] = register["is_statistical"].eq("True")
+    register["n_villages"] = register["n_villages"].astype(int)
+    unknown = set(register["county_code"]) - set(counties["code"])
+    if unknown:
+        raise InputError(f"townships.csv names unknown counties: {sorted(unknown)}")
+    zones = gpd.read_file(directory / "township_zones.geojson")
+    zones["code"] = zones["code"].astype(str)
+    zones = zones.set_index("code")
+    register["geometry"] = register["code"].map(zones["geometry"])
+    register["geometry_source"] = register["code"].map(zones["geometry_source"]).fillna("none")
+    seats = _read_csv(directory / "township_seats.csv")
+    seats[["lon", "lat"]] = seats[["lon", "lat"]].astype(float)
+    county_seats = _read_csv(directory / "county_seats.csv")
+    county_seats[["lon", "lat"]] = county_seats[["lon", "lat"]].astype(float)
+    return Units.from_frames(
+        counties,
+        register,
+        villages=_read_csv(directory / "villages.csv"),
+        township_seats=seats,
+        county_seats=county_seats,
+    )
+
+
+def load_plan_from_files(directory: Path = PLAN_DIR) -> Plan:
+    """The plan tables from CSV files in ``directory`` (``value`` of targets parsed)."""
+    frames = []
+    for name in ("targets.csv", "designations.csv", "reported_actuals.csv"):
+        path = directory / name
+        if not path.exists():
+            raise InputError(f"Missing plan table {path}.")
+        frames.append(pd.read_csv(path, dtype=str, keep_default_na=False))
+    frames[0]["value"] = pd.to_numeric(frames[0]["value"])
+    return Plan(*frames)

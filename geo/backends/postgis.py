@@ -27,8 +27,7 @@ import shapely
 
 from base.crs import WGS84
 from base.errors import InputError
-from geo.attainment import TARGET_COLUMNS
-from geo.backends import HISTORY_COLUMNS, ConflictError, RegistryLoad, schema_name
+from geo.attainment import TARGET_COLUMNS, Plan
 from geo.backends._registry import (
     TEXT_COLUMNS,
     check_frame,
@@ -36,6 +35,9 @@ from geo.backends._registry import (
     records,
     row_hash,
 )
+from geo.backends.files import _registry_csv
+from geo.backends.sql import polygons_digest
+from geo.backends.store import HISTORY_COLUMNS, ConflictError, RegistryLoad, schema_name
 from geo.boundaries import Units
 from layers.registry import SiteLoad, combine
 from layers.schema import LAYERS, LEVELS, PRECISION, STATUS
@@ -362,8 +364,6 @@ class PostGISBackend:
                             + [float(rec["lon"]), float(rec["lat"]), i]
                         )
             self._copy_text_table(conn, "villages", units.villages)
-            from geo.backends.sql import polygons_digest
-
             for table, frame in (("counties", c), ("townships", t)):
                 conn.execute(
                     "INSERT INTO meta VALUES (%s, %s) "
@@ -461,7 +461,7 @@ class PostGISBackend:
             frame = pd.DataFrame(columns=cols)
         return frame.astype(str)
 
-    def load_plan(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    def load_plan(self) -> Plan:
         with self.connect(read_only=True) as conn:
             frames = [self._text_table(conn, t) for t in ("targets", "designations")]
             frames.append(self._text_table(conn, "reported_actuals"))
@@ -471,7 +471,7 @@ class PostGISBackend:
                 "`python -m geo.db load` first."
             )
         frames[0]["value"] = pd.to_numeric(frames[0]["value"])
-        return frames[0], frames[1], frames[2]
+        return Plan(*frames)
 
     def registry_versions(self) -> dict[str, int]:
         with self.connect(read_only=True) as conn:
@@ -648,8 +648,6 @@ class PostGISBackend:
     # -- export --------------------------------------------------------------------------------
     def export(self, directory: Path) -> list[Path]:
         """Write everything in the bundled layout (boundaries/, sites/, plan/) under directory."""
-        from geo.backends.files import _registry_csv
-
         directory = Path(directory)
         bdir, sdir, pdir = directory / "boundaries", directory / "sites", directory / "plan"
         for d in (bdir, sdir / "samples", pdir):

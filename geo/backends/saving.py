@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from base.errors import InputError
-from geo.backends import Backend, ConflictError
+from geo.backends.store import Backend, ConflictError
 from layers.schema import LAYERS
 
 

@@ -27,7 +27,8 @@ import sys
 from pathlib import Path
 
 from base.errors import InputError
-from geo.backends import DATABASE_URL_ENV, database_url
+from geo.backends import DATABASE_URL_ENV, FileBackend, PostGISBackend, database_url
+from geo.backends.saving import restore_version, undo_last
 from layers.schema import LAYERS
 
 PARTS = ("boundaries", "plan", "registries")
@@ -72,8 +73,6 @@ VERSION_COMMANDS = ("status", "history", "undo", "restore")
 
 def _versions(store, args: argparse.Namespace) -> int:
     """status / history / undo / restore on ``store`` (files or database)."""
-    from geo.backends.saving import restore_version, undo_last
-
     if args.command == "status":
         for layer in LAYERS:
             load = store.load_registry(layer)
@@ -96,7 +95,6 @@ def _versions(store, args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     url = args.url or database_url()
-    from geo.backends.files import FileBackend
 
     if not url and args.command in VERSION_COMMANDS:
         files = FileBackend(sites_dir=args.data / "sites") if args.data else FileBackend()
@@ -108,8 +106,6 @@ def main(argv: list[str] | None = None) -> int:
     if not url:
         print(f"error: no database: pass --url or set {DATABASE_URL_ENV}", file=sys.stderr)
         return 2
-    from geo.backends.postgis import PostGISBackend
-
     try:
         db = PostGISBackend(url, schema=args.schema)
         if args.command in VERSION_COMMANDS:

@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
 from base.crs import wgs84_to_bd09, wgs84_to_gcj02  # noqa: E402
-from geo.boundaries import load_units  # noqa: E402
+from geo.loader import load_units  # noqa: E402
 
 ZIP_DATE = (2024, 1, 1, 0, 0, 0)
 BOOK_TIME = dt.datetime(2024, 1, 1)
