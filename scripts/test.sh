@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+# The one-way layering (.importlinter): a broken contract fails the build here.
+.venv/bin/lint-imports --no-cache --no-logo
 
 # PostgreSQL + PostGIS from Debian's packages, on 127.0.0.1 only, removed again on exit.
 scripts/postgres.sh start >/dev/null
