@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
+from base.settings import SITES_DIR
 from geo.backends.files import FileBackend
+from geo.backends.postgis import PostGISBackend
 from geo.boundaries import Units
 from geo.loader import load_sites, load_units
 from layers.schema import COLUMNS
@@ -45,8 +47,6 @@ def pg_url() -> str:
 
 
 def _fresh(url: str, *, parts=("boundaries", "plan", "registries")):
-    from geo.backends.postgis import PostGISBackend
-
     db = PostGISBackend(url, schema=f"xining_test_{uuid.uuid4().hex[:10]}")
     db.init()
     db.load_from(FileBackend(), parts=parts)
@@ -72,8 +72,6 @@ def pg_scratch(pg_url):
 def _files_copy(tmp_path) -> FileBackend:
     """The file backend over a copy of the bundled registries (saves stay in ``tmp_path``)."""
     import shutil
-
-    from base.settings import SITES_DIR
 
     sites = tmp_path / "sites"
     shutil.copytree(SITES_DIR, sites, ignore=shutil.ignore_patterns("history", ".*"))

@@ -13,6 +13,7 @@ import pytest
 
 from base.crs import bd09_to_wgs84, gcj02_to_wgs84, wgs84_to_gcj02
 from base.errors import InputError
+from geo.export import registry_csv
 from layers.columns import canonical_of
 from layers.coords import guess_gauss_kruger, parse_coordinate, parse_coordinates, parse_crs
 from layers.registry import read_sites
@@ -176,7 +177,6 @@ def test_unknown_columns_are_kept_and_go_to_exports():
     text = "名称,图层,县区,联系人,电话\n站,ecommerce,城北区,张三,0971-1234567\n"
     load = read_sites(text.encode(), filename="x.csv")
     assert load.sites[["联系人", "电话"]].iloc[0].tolist() == ["张三", "0971-1234567"]
-    from geo.export import registry_csv
 
     back = pd.read_csv(io.BytesIO(registry_csv(load.sites)), dtype=str, encoding="utf-8-sig")
     assert back.loc[0, "联系人"] == "张三"

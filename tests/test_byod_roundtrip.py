@@ -18,6 +18,8 @@ from geo.export import registry_csv, to_geojson, to_xlsx
 from geo.loader import load_plan, load_sites
 from geo.report import report_csv, sites_for_export, validation_report
 from layers.registry import read_sites, registry_frame
+from maps.render import build_map
+from viewmodel.views import ViewState, build_view
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests/bad_files"
@@ -132,9 +134,6 @@ def test_report_csv_neutralises_formulas_and_opens_in_excel(units):
 
 
 def test_uploaded_names_reach_the_map_escaped(units):
-    from maps.render import build_map
-    from viewmodel.views import ViewState, build_view
-
     load = read_sites(CORPUS / "formula_injection.csv")
     sites = load_sites(units, loads=[load])
     view = build_view(

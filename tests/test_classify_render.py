@@ -87,8 +87,6 @@ def test_map_uses_only_local_assets_and_marks_approximations(units, bundled):
 
 
 def test_pilot_counties_and_towns_are_marked(units, bundled):
-    from geo.loader import load_plan
-
     _, d, _ = load_plan()
     pc = tuple(d.loc[d["designation"] == "pilot_county", "county_code"])
     pt = tuple(d.loc[d["designation"] == "pilot_town", "township_code"])

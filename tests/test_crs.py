@@ -18,6 +18,7 @@ from base.crs import (
     wgs84_to_gcj02,
 )
 from base.errors import InputError
+from layers.coords import parse_crs
 
 GEOD = Geod(ellps="WGS84")
 # Published in wandergis/coordtransform test/app.js for the input (116.404, 39.915).
@@ -100,7 +101,6 @@ def test_projected_cgcs2000_gauss_kruger_input():
 def test_a_2000_datum_of_another_body_is_not_cgcs2000():
     """ "2000" in a name is not enough: ESRI's GCS_Mars_2000 must not pass for CGCS2000 (sites
     would be silently read as Chinese national coordinates); an unlabelled CGCS2000 .prj is."""
-    from layers.coords import parse_crs
 
     with pytest.raises(InputError, match="another body than the Earth"):
         parse_crs("Mars-2000")

@@ -11,10 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from base.crs import wgs84_to_gcj02
+from base.errors import InputError
 from geo import dask_path
 from geo.batch_rows import MAX_EXAMPLES
 from geo.coverage import summarize
+from geo.export import registry_csv
 from geo.loader import load_sites
+from geo.places import village_short_name
+from layers.registry import read_sites
 from layers.schema import COLUMNS, LAYERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,8 +77,6 @@ def test_places_written_loosely_count_as_in_the_product(units, tmp_path):
     front, county and township in one cell, a village's short form, only an address): the batch
     path reads them exactly as ``python -m geo summarize`` does, so every count matches the
     product's in-memory path."""
-    from geo.loader import load_sites
-    from geo.places import village_short_name
 
     frame = _synthetic(units, 1200, seed=5)
     frame["is_sample"] = False
@@ -107,8 +110,6 @@ def test_places_written_loosely_count_as_in_the_product(units, tmp_path):
 
 
 def _as_the_product_reads(units, path: Path, **options):
-    from geo.loader import load_sites
-
     product = load_sites(units, site_files=[path], include_samples=False, **options)
     assert product.load.rejects.empty
     return product.assigned
@@ -118,8 +119,6 @@ def test_registry_files_in_gcj02_bd09_and_chinese_headers_count_as_in_the_produc
     """A registry as the product writes it (each row's coordinates back in the system it was
     published in: GCJ-02 from Amap, BD-09 from Baidu) under Chinese headers: the batch path
     converts every row as ``read_sites`` does, so counts and points equal the product's."""
-    from geo.export import registry_csv
-    from layers.registry import read_sites
 
     frame = _synthetic(units, 1500, seed=9)
     frame["is_sample"] = False
@@ -184,9 +183,6 @@ def test_messy_gbk_file_rejects_the_same_rows_as_the_product(units, tmp_path):
 
 
 def test_declared_crs_for_a_file_that_does_not_say(units, tmp_path):
-    from base.crs import wgs84_to_gcj02
-    from base.errors import InputError
-
     frame = _synthetic(units, 800, seed=11)
     frame["is_sample"] = False
     x, y = wgs84_to_gcj02(frame["lon"].to_numpy(), frame["lat"].to_numpy())
@@ -296,8 +292,6 @@ def test_command_line_summarize(synthetic_csv, tmp_path):
 
 
 def test_unusable_input_is_a_clear_error(tmp_path):
-    from base.errors import InputError
-
     with pytest.raises(InputError, match="file not found"):
         dask_path.summarize_large(tmp_path / "nope.csv", scheduler="threads")
     bad = tmp_path / "x.xlsx"

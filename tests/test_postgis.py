@@ -22,10 +22,12 @@ import pytest
 import shapely
 
 from base.errors import InputError
-from geo.assign import assign_sites
+from geo.assign import assign_sites, locate
 from geo.attainment import attainment
-from geo.backends import Backend, ConflictError, get_backend
+from geo.backends import Backend, ConflictError, get_backend, sql
 from geo.backends.files import FileBackend
+from geo.backends.postgis import PostGISBackend
+from geo.backends.sql import DbLocator, assign_sites_sql, summarize_sql
 from geo.coverage import summarize, totals_check
 from geo.loader import load_plan
 from layers.registry import load_bundled
@@ -87,8 +89,6 @@ def test_backend_selection_by_environment(monkeypatch, pg_url):
 
 
 def test_unreachable_database_is_a_clear_error():
-    from geo.backends.postgis import PostGISBackend
-
     with pytest.raises(InputError, match="Cannot connect to the database"):
         PostGISBackend("postgresql://nobody@127.0.0.1:1/none", connect_timeout=2).load_units()
 
@@ -152,8 +152,6 @@ def test_cli_reads_postgis_when_the_url_is_set(pg, pg_url, tmp_path, args):
 
 
 def test_cli_with_an_empty_schema_says_what_to_do(pg_url, tmp_path):
-    from geo.backends.postgis import PostGISBackend
-
     empty = PostGISBackend(pg_url, schema=f"xining_empty_{uuid.uuid4().hex[:8]}")
     empty.init()
     try:
@@ -217,8 +215,6 @@ def _compare_summaries(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 @pytest.mark.parametrize("data", ["bundled", "dense"])
 def test_sql_assignment_coverage_and_attainment_equal_embedded(pg, units, data):
-    from geo.backends.sql import DbLocator, assign_sites_sql, summarize_sql
-
     db_units = pg.load_units()
     if data == "bundled":
         sites = pg.load_bundled(include_samples=True).sites
@@ -245,8 +241,6 @@ def test_sql_assignment_coverage_and_attainment_equal_embedded(pg, units, data):
 
 
 def test_sql_locator_uses_the_stored_tables(pg, units):
-    from geo.backends import sql
-
     db_units = pg.load_units()
     sites = pg.load_registry("park").sites
     with pg.connect() as conn:
@@ -256,7 +250,6 @@ def test_sql_locator_uses_the_stored_tables(pg, units):
         counties = db_units.counties.reset_index(drop=True)
         idx, border = locator(x, y, counties.geometry, counties["code"].to_numpy())
         assert locator.calls == ["counties"]
-        from geo.assign import locate
 
         ref_idx, ref_border = locate(x, y, counties.geometry, counties["code"].to_numpy())
         assert (idx == ref_idx).all() and (border == ref_border).all()
@@ -264,7 +257,6 @@ def test_sql_locator_uses_the_stored_tables(pg, units):
 
 def test_sql_assignment_on_polygons_not_in_the_database(pg, toy_units):
     """User polygons held only in memory go through an indexed temporary table; border rule."""
-    from geo.backends.sql import DbLocator, assign_sites_sql, summarize_sql
 
     rng = np.random.default_rng(7)
     pts = [
@@ -450,8 +442,6 @@ def test_db_command_init_load_status_export_round_trip(pg_url, tmp_path, units):
         )
         assert np.allclose(mine[["lon", "lat"]], theirs[["lon", "lat"]], atol=1e-7, equal_nan=True)
     finally:
-        from geo.backends.postgis import PostGISBackend
-
         PostGISBackend(pg_url, schema=schema).drop()
 
 

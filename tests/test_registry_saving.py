@@ -14,11 +14,13 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+import dashboard.upload
 from base.errors import InputError
 from geo.backends import ConflictError
 from geo.backends.files import FileBackend
 from geo.backends.saving import restore_version, save_layers, undo_last
 from layers.registry import read_sites
+from tests.conftest import _files_copy, _fresh
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
@@ -147,8 +149,6 @@ def _run_db(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_command_line_status_history_undo_restore_on_the_files(tmp_path):
-    from tests.conftest import _files_copy
-
     files = _files_copy(tmp_path)
     first = files.registry_versions()["incubator"]
     save_layers(files, _upload("新", 2, layer="incubator"), base_versions={"incubator": first})
@@ -208,8 +208,6 @@ def app_backend(request, tmp_path, monkeypatch):
     """The app reading and saving through a throwaway store of each kind: a copy of the files,
     or a PostGIS schema of its own loaded with the bundled data (selected by the URL, as in a
     deployment)."""
-    import dashboard.upload
-    from tests.conftest import _files_copy, _fresh
 
     if request.param == "files":
         store = _files_copy(tmp_path)

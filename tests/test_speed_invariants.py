@@ -23,9 +23,13 @@ import shapely
 from shapely.geometry import Polygon, box
 
 import geo.assign as assign_mod
+from bench.synth import country_points, country_polygons
+from dashboard.map_component import map_payload, show_map
 from geo.assign import assign_sites, locate
 from geo.loader import load_plan
 from layers.schema import COLUMNS, LAYERS
+from maps.render import LARGE_LAYER_THRESHOLD, build_map
+from viewmodel.views import ViewState, build_view, simplified
 
 # --------------------------------------------------------------------------- locate
 
@@ -135,8 +139,6 @@ def test_locate_fast_paths_on_tricky_geometries(monkeypatch):
 
 
 def test_locate_matches_sjoin_on_a_country_like_tessellation(monkeypatch):
-    from bench.synth import country_points, country_polygons
-
     polygons = gpd.GeoSeries(country_polygons(1_500))
     codes = np.array([f"{i:06d}" for i in range(len(polygons))])
     x, y = country_points(40_000)
@@ -321,8 +323,6 @@ def _neighbours(geoms: np.ndarray) -> dict[tuple[int, int], float]:
 
 @pytest.mark.parametrize("level", ["county", "township"])
 def test_simplified_units_have_no_gaps_and_no_overlaps(units, level):
-    from viewmodel.views import simplified
-
     counties_s, towns_s = simplified(units)
     display = counties_s if level == "county" else towns_s
     original = units.counties if level == "county" else units.townships
@@ -375,9 +375,6 @@ XSS = "<img src=x onerror=alert(1)>"
 
 
 def test_large_site_layer_is_compact_escaped_and_counted(units, bundled):
-    from maps.render import LARGE_LAYER_THRESHOLD, build_map
-    from viewmodel.views import ViewState, build_view
-
     n = LARGE_LAYER_THRESHOLD + 500
     rng = np.random.default_rng(5)
     b = units.counties.total_bounds
@@ -413,10 +410,6 @@ def test_large_site_layer_is_compact_escaped_and_counted(units, bundled):
 
 def test_cached_map_payload_is_what_st_folium_sends(units, bundled, monkeypatch):
     import streamlit_folium as sf
-
-    from dashboard.map_component import map_payload, show_map
-    from maps.render import build_map
-    from viewmodel.views import ViewState, build_view
 
     m = build_map(
         build_view(units, bundled.assigned, ViewState(level="township"), plan=load_plan()).spec
