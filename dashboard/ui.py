@@ -440,7 +440,12 @@ def _downloads(
     )
     columns = {
         t("dl_units", lang): [
-            ("GeoJSON", partial(to_geojson, table), f"{stem}.geojson", "application/geo+json"),
+            (
+                "GeoJSON",
+                partial(to_geojson, table, layer=stem),
+                f"{stem}.geojson",
+                "application/geo+json",
+            ),
             (
                 "GeoPackage",
                 partial(to_gpkg, table, layer=stem),
@@ -453,7 +458,7 @@ def _downloads(
         t("dl_sites", lang): [
             (
                 "GeoJSON",
-                partial(to_geojson, mapped),
+                partial(to_geojson, mapped, layer="xining_sites"),
                 "xining_sites.geojson",
                 "application/geo+json",
             ),

@@ -1,7 +1,11 @@
 """Exports as bytes: GeoJSON (RFC 7946), GeoPackage, CSV for Excel, XLSX.
 
 * GeoJSON: WGS84 lon/lat, no ``crs`` member, coordinates to 6 decimals (~0.1 m), via GDAL's
-  RFC 7946 mode.
+  RFC 7946 mode; the collection is named after the layer.
+* GeoPackage 1.2, the version GDAL 3.6 and QGIS 3.22 (Debian stable, many office desktops) read
+  without a warning.
+* Counts, populations, years and row numbers are integer fields (empty where unknown) in every
+  format, never ``3.0`` or text.
 * CSV: UTF-8 with BOM so Excel shows Chinese correctly; geometry dropped (points keep lon/lat).
 * CSV and XLSX neutralise cells Excel would run as formulas (text starting ``= + - @``).
 """
@@ -16,13 +20,41 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 
 from base.crs import WGS84
 from base.errors import InputError
+from geo.simplify import EXPORT_GRID, snap_coverage
 from layers.registry import registry_frame
 
 FORMATS = ("geojson", "gpkg", "csv", "xlsx")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+GPKG_VERSION = "1.2"
+# Whole numbers by meaning (a float column only because some rows are unknown): written as
+# integers, nullable. Counts per layer are ``n_<layer>``, ``n_<layer>_sample``, ...
+INTEGER_COLUMNS = frozenset(
+    {"pop_2020", "n_villages", "year", "row", "source_row", "version", "n_rows", "n_added"}
+    | {"n_removed", "n_townships"}
+)
+
+
+def integer_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns of :data:`INTEGER_COLUMNS` (and ``n_*`` counts) as nullable integers (Int64),
+    when every known value is whole; other columns untouched."""
+    out = frame.copy()
+    for col in out.columns:
+        if col not in INTEGER_COLUMNS and not str(col).startswith("n_"):
+            continue
+        values = out[col]
+        if values.dtype == bool or isinstance(values.dtype, pd.Int64Dtype):
+            continue
+        numbers = pd.to_numeric(values.replace("", np.nan), errors="coerce")
+        if numbers.notna().sum() != (values.notna() & values.astype(str).ne("")).sum():
+            continue  # some value is not a number: leave the column as it is
+        known = numbers.dropna()
+        if (known == known.round()).all():
+            out[col] = numbers.round().astype("Int64")
+    return out
 
 
 def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
@@ -38,28 +70,38 @@ def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _tabular(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
-    return neutralize_formulas(out)
+    return neutralize_formulas(integer_columns(out))
+
+
+def _polygonal(gdf: gpd.GeoDataFrame) -> bool:
+    kinds = set(gdf.geometry.dropna().geom_type)
+    return bool(kinds) and kinds <= {"Polygon", "MultiPolygon"}
 
 
 def _clean_for_gdal(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """WGS84, integer fields, and units snapped to the written precision as one coverage."""
     out = gdf.to_crs(WGS84) if gdf.crs is not None else gdf.set_crs(WGS84)
+    out = gpd.GeoDataFrame(integer_columns(out), geometry=out.geometry.name, crs=WGS84)
+    if _polygonal(out):
+        out = snap_coverage(out, grid=EXPORT_GRID)
+        out[out.geometry.name] = [
+            shapely.MultiPolygon([g]) if g is not None and g.geom_type == "Polygon" else g
+            for g in out.geometry
+        ]
     for col in out.columns:
-        if col == out.geometry.name:
-            continue
-        if out[col].dtype == bool:
+        if col != out.geometry.name and out[col].dtype == bool:
             out[col] = out[col].astype(int)
-        elif isinstance(out[col].dtype, pd.Int64Dtype):
-            out[col] = out[col].astype(float)
     return out
 
 
-def to_geojson(gdf: gpd.GeoDataFrame) -> bytes:
-    """RFC 7946 GeoJSON bytes (WGS84, no crs member)."""
+def to_geojson(gdf: gpd.GeoDataFrame, *, layer: str = "units") -> bytes:
+    """RFC 7946 GeoJSON bytes (WGS84, no crs member), the collection named ``layer``."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "out.geojson"
+        path = Path(tmp) / "export.geojson"
         pyogrio.write_dataframe(
             _clean_for_gdal(gdf),
             path,
+            layer=layer,
             driver="GeoJSON",
             layer_options={"RFC7946": "YES", "COORDINATE_PRECISION": "6", "WRITE_BBOX": "NO"},
         )
@@ -67,10 +109,16 @@ def to_geojson(gdf: gpd.GeoDataFrame) -> bytes:
 
 
 def to_gpkg(gdf: gpd.GeoDataFrame, *, layer: str = "units") -> bytes:
-    """GeoPackage bytes with one layer."""
+    """GeoPackage bytes (version :data:`GPKG_VERSION`) with one layer named ``layer``."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "out.gpkg"
-        pyogrio.write_dataframe(_clean_for_gdal(gdf), path, driver="GPKG", layer=layer)
+        path = Path(tmp) / "export.gpkg"
+        pyogrio.write_dataframe(
+            _clean_for_gdal(gdf),
+            path,
+            driver="GPKG",
+            layer=layer,
+            dataset_options={"VERSION": GPKG_VERSION},
+        )
         return path.read_bytes()
 
 
@@ -82,7 +130,8 @@ def to_csv(frame: pd.DataFrame) -> bytes:
 def to_xlsx(frame: pd.DataFrame, *, sheet: str = "data") -> bytes:
     """XLSX bytes (openpyxl), formulas neutralised, geometry dropped."""
     buf = io.BytesIO()
-    table = _tabular(frame).replace({np.nan: None})
+    table = _tabular(frame)
+    table = table.astype(object).where(table.notna(), None)
     with pd.ExcelWriter(buf, engine="openpyxl") as writer:
         table.to_excel(writer, sheet_name=sheet[:31], index=False)
     return buf.getvalue()
@@ -91,7 +140,7 @@ def to_xlsx(frame: pd.DataFrame, *, sheet: str = "data") -> bytes:
 def export(frame: pd.DataFrame, fmt: str, *, layer: str = "units") -> bytes:
     """Dispatch on format name (one of :data:`FORMATS`)."""
     if fmt == "geojson":
-        return to_geojson(frame)
+        return to_geojson(frame, layer=layer)
     if fmt == "gpkg":
         return to_gpkg(frame, layer=layer)
     if fmt == "csv":

@@ -1,6 +1,8 @@
-"""Display simplification of a polygon coverage: fewer vertices, shared borders kept exact.
+"""Polygon coverages snapped to a grid and simplified, shared borders kept exact.
 
-Assignment and metrics use full-detail geometry; only what goes to a map is simplified here.
+Assignment and metrics use full-detail geometry. What goes to a map is simplified here; what goes
+to a file is snapped to the precision it is written with (:func:`snap_coverage`), so neighbours
+still share every edge after rounding and no point can fall into two units or none.
 """
 
 from __future__ import annotations
@@ -12,6 +14,24 @@ import shapely
 from geo.assign import locate
 
 DISPLAY_GRID = 1e-5  # degrees (~1 m): finer than any screen shows at the map's max zoom
+EXPORT_GRID = 1e-6  # degrees (~0.1 m): the 6 decimals of GeoJSON exports
+
+
+def snap_coverage(units: gpd.GeoDataFrame, *, grid: float = EXPORT_GRID) -> gpd.GeoDataFrame:
+    """The polygons of ``units`` rebuilt on ``grid`` as one clean coverage.
+
+    Borders are snapped to the grid and noded together, and each unit is rebuilt from the faces
+    they enclose: neighbours share identical vertices, so rounding to the grid opens no gap and
+    makes no overlap. Where input polygons overlap, the face goes to the smallest code (the
+    border rule of assignment). Units without geometry pass through untouched.
+    """
+    out = units.copy()
+    has = out.geometry.notna() & ~out.geometry.is_empty
+    if has.any():
+        codes = out["code"].to_numpy() if "code" in out else np.arange(len(out))
+        rebuilt = _noded_coverage(out.geometry[has].to_numpy(), codes[has.to_numpy()], grid=grid)
+        out.loc[has, out.geometry.name] = rebuilt
+    return out
 
 
 def simplify_units(units: gpd.GeoDataFrame, *, tolerance: float = 0.0005) -> gpd.GeoDataFrame:
@@ -24,22 +44,21 @@ def simplify_units(units: gpd.GeoDataFrame, *, tolerance: float = 0.0005) -> gpd
     and never moves one: the result stays on the grid, with no gap or overlap
     (tests/test_speed_invariants.py). Units without geometry pass through untouched.
     """
-    out = units.copy()
+    out = snap_coverage(units, grid=DISPLAY_GRID)
     has = out.geometry.notna() & ~out.geometry.is_empty
     if has.any():
-        codes = out["code"].to_numpy() if "code" in out else np.arange(len(out))
-        noded = _noded_coverage(out.geometry[has].to_numpy(), codes[has.to_numpy()])
-        out.loc[has, out.geometry.name] = shapely.coverage_simplify(noded, tolerance)
+        geoms = out.geometry[has].to_numpy()
+        out.loc[has, out.geometry.name] = shapely.coverage_simplify(geoms, tolerance)
     return out
 
 
-def _noded_coverage(geoms: np.ndarray, codes: np.ndarray) -> np.ndarray:
+def _noded_coverage(geoms: np.ndarray, codes: np.ndarray, *, grid: float) -> np.ndarray:
     """The polygons rebuilt from the faces of their snapped, noded borders.
 
     A face goes to the polygon that covers a point inside it (the smallest code where they
     overlap, as sites on a shared border), so neighbours get identical shared edges.
     """
-    lines = shapely.union_all(shapely.boundary(geoms), grid_size=DISPLAY_GRID)
+    lines = shapely.union_all(shapely.boundary(geoms), grid_size=grid)
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(lines)))
     inner = shapely.get_coordinates(shapely.point_on_surface(faces))
     owner, _ = locate(inner[:, 0], inner[:, 1], gpd.GeoSeries(geoms), codes)

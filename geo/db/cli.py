@@ -42,8 +42,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m geo.db", description=__doc__.split("\n")[0])
-    parser.add_argument("--url", help=f"PostgreSQL URL (default: ${DATABASE_URL_ENV})")
-    parser.add_argument("--schema", help="schema name (default: xining)")
+    _connection_args(parser, default=None)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("init", help="create the schema, tables and indexes")
     load = sub.add_parser("load", help="load the bundled (or --data) files into the database")
@@ -65,7 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--data", type=Path, help="with no database: a directory with sites/ (default data/)"
         )
+    for p in sub.choices.values():  # `--url` before or after the command, as the README says
+        _connection_args(p, default=argparse.SUPPRESS)
     return parser
+
+
+def _connection_args(parser: argparse.ArgumentParser, *, default: object) -> None:
+    """``--url`` and ``--schema``; on a subcommand they default to SUPPRESS, so a value given
+    before the command is not overwritten by the subcommand's absent one."""
+    url_help = f"PostgreSQL URL (default: ${DATABASE_URL_ENV})"
+    parser.add_argument("--url", default=default, help=url_help)
+    parser.add_argument("--schema", default=default, help="schema name (default: xining)")
 
 
 VERSION_COMMANDS = ("status", "history", "undo", "restore")

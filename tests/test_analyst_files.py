@@ -1,0 +1,234 @@
+"""Analysts' files as GDAL 3.6 and QGIS 3.22 (Debian stable) open them, not as our readers do.
+
+``ogrinfo`` and GDAL's GeoPackage validator come from Debian's ``gdal-bin`` / ``python3-gdal``,
+QGIS from ``python3-qgis`` (tests/qgis_probe.py runs in Debian's Python). They are installed by
+``scripts/setup.sh --dev``; without them these tests skip, except in CI.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from geo.coverage import summarize
+from geo.export import to_csv, to_geojson, to_gpkg
+from geo.report import sites_for_export
+
+ROOT = Path(__file__).resolve().parents[1]
+DEBIAN_PYTHON = Path("/usr/bin/python3")
+VALIDATE_GPKG = Path("/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py")
+PROBE = ROOT / "tests" / "qgis_probe.py"
+
+
+def _have_qgis() -> bool:
+    if not DEBIAN_PYTHON.exists():
+        return False
+    probe = subprocess.run(
+        [str(DEBIAN_PYTHON), "-c", "import qgis.core"], capture_output=True, timeout=60
+    )
+    return probe.returncode == 0
+
+
+HAVE_GDAL = shutil.which("ogrinfo") is not None and VALIDATE_GPKG.exists()
+HAVE_QGIS = _have_qgis()
+IN_CI = os.environ.get("CI") == "true"
+needs_gdal = pytest.mark.skipif(
+    not HAVE_GDAL and not IN_CI, reason="Debian gdal-bin/python3-gdal not installed"
+)
+needs_qgis = pytest.mark.skipif(
+    not HAVE_QGIS and not IN_CI, reason="Debian python3-qgis not installed"
+)
+
+
+def qgis(*args: str) -> dict:
+    """What QGIS's Python API sees (tests/qgis_probe.py in Debian's Python)."""
+    env = {"PATH": "/usr/bin:/bin", "QT_QPA_PLATFORM": "offscreen", "HOME": "/tmp"}
+    run = subprocess.run(
+        [str(DEBIAN_PYTHON), str(PROBE), *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def ogrinfo(path: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["ogrinfo", "-ro", "-al", "-so", *extra, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def township_table(units, bundled):
+    return summarize(units, bundled.assigned, level="township")
+
+
+@pytest.fixture(scope="module")
+def county_table(units, bundled):
+    return summarize(units, bundled.assigned, level="county")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, township_table, county_table, bundled):
+    out = tmp_path_factory.mktemp("analyst")
+    (out / "towns.gpkg").write_bytes(to_gpkg(township_table, layer="township_coverage"))
+    (out / "towns.geojson").write_bytes(to_geojson(township_table, layer="township_coverage"))
+    (out / "counties.gpkg").write_bytes(to_gpkg(county_table, layer="county_coverage"))
+    (out / "counties.geojson").write_bytes(to_geojson(county_table, layer="county_coverage"))
+    sites = sites_for_export(bundled.assigned)
+    mapped = sites[sites.geometry.notna()]
+    (out / "sites.gpkg").write_bytes(to_gpkg(mapped, layer="sites"))
+    (out / "sites.geojson").write_bytes(to_geojson(mapped, layer="sites"))
+    (out / "towns.csv").write_bytes(to_csv(township_table))
+    (out / "sites.csv").write_bytes(to_csv(sites))
+    return out
+
+
+# ------------------------------------------------------------------ integers stay integers
+
+
+def test_counts_population_and_years_are_integers_in_csv(files, township_table):
+    text = (files / "towns.csv").read_bytes().decode("utf-8-sig")
+    table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    assert table["n_villages"].str.fullmatch(r"\d*").all()  # 3, never 3.0
+    assert (table["n_villages"] == "").sum() == 7  # the seven "乡镇未知" rows: unknown, not 0
+    assert (table["pop_2020"] == "").all()  # no township population exists: empty, not 0
+    sites = pd.read_csv(files / "sites.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert sites["year"].str.fullmatch(r"(19|20)\d\d|").all()  # 2015, never 2015.0
+    assert sites["year"].ne("").sum() >= 20
+
+
+@needs_gdal
+def test_gdal_36_reads_integer_fields(files):
+    info = ogrinfo(files / "towns.gpkg").stdout
+    assert "n_villages: Integer64" in info
+    assert "pop_2020: Integer64" in info  # all unknown, still a number field (not String)
+    assert "n_incubator: Integer64" in info
+    assert "area_km2: Real" in info
+    counties = ogrinfo(files / "counties.gpkg").stdout
+    assert "pop_2020: Integer64" in counties
+    sites = ogrinfo(files / "sites.gpkg").stdout
+    assert "year: Integer64" in sites
+
+
+def test_geojson_writes_whole_numbers_without_a_decimal_point(files):
+    doc = json.loads((files / "towns.geojson").read_text(encoding="utf-8"))
+    values = [f["properties"]["n_villages"] for f in doc["features"]]
+    assert all(v is None or type(v) is int for v in values)
+    assert doc["name"] == "township_coverage"  # the layer QGIS shows, not a temporary name
+
+
+# ------------------------------------------------------------ GeoPackage GDAL 3.6 accepts
+
+
+@needs_gdal
+@pytest.mark.parametrize("name", ["towns.gpkg", "counties.gpkg", "sites.gpkg"])
+def test_gdal_36_opens_the_geopackage_without_a_warning_and_validates_it(files, name):
+    run = ogrinfo(files / name)
+    assert run.returncode == 0
+    assert "Warning" not in run.stderr and "partially supported" not in run.stdout + run.stderr
+    check = subprocess.run(
+        [str(DEBIAN_PYTHON), str(VALIDATE_GPKG), str(files / name)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+@needs_gdal
+def test_layer_names_mean_something(files):
+    assert "Layer name: township_coverage" in ogrinfo(files / "towns.gpkg").stdout
+    assert "Layer name: township_coverage" in ogrinfo(files / "towns.geojson").stdout
+    assert "Layer name: sites" in ogrinfo(files / "sites.geojson").stdout
+    assert "Geometry: Multi Polygon" in ogrinfo(files / "towns.gpkg").stdout
+
+
+# ------------------------------------------------------------ a clean coverage after rounding
+
+
+def _overlaps_and_gaps(path: Path) -> tuple[int, float, float]:
+    """Overlapping pairs, their largest area (m²), and the holes inside the union (m²)."""
+    frame = gpd.read_file(path)
+    frame = frame[frame.geometry.notna()].to_crs(32647).reset_index(drop=True)
+    geoms = frame.geometry.to_numpy()
+    pairs, worst = 0, 0.0
+    tree = gpd.GeoSeries(geoms).sindex
+    for i, j in itertools.combinations(range(len(geoms)), 2):
+        if j not in tree.query(geoms[i]):
+            continue
+        area = geoms[i].intersection(geoms[j]).area
+        if area > 1e-4:  # 1 cm²
+            pairs, worst = pairs + 1, max(worst, area)
+    union = gpd.GeoSeries(geoms).union_all()
+    parts = getattr(union, "geoms", [union])
+    holes = sum(sum(abs(type(p)(r).area) for r in p.interiors) for p in parts)
+    return pairs, worst, holes
+
+
+@pytest.mark.parametrize("name", ["towns.geojson", "towns.gpkg", "counties.geojson"])
+def test_units_are_a_clean_coverage_after_rounding(files, name):
+    pairs, worst, holes = _overlaps_and_gaps(files / name)
+    assert pairs == 0, f"{pairs} overlapping pairs, the largest {worst:.2f} m²"
+    assert holes < 1.0  # m², the whole city
+
+
+def test_rounding_does_not_move_units_or_change_counts(files, township_table):
+    back = gpd.read_file(files / "towns.geojson")
+    assert len(back) == len(township_table) == 87
+    ours = township_table.set_index("code")
+    theirs = back.set_index("code")
+    assert (theirs["n_incubator"] == ours["n_incubator"]).all()
+    has = ours.geometry.notna()
+    a = ours[has].to_crs(32647).area
+    b = theirs.loc[a.index].to_crs(32647).area
+    assert np.allclose(a, b, rtol=1e-4)  # snapping to 0.1 m changes areas by < 0.01 %
+
+
+# ------------------------------------------------------------------ QGIS opens the files
+
+
+@needs_qgis
+def test_qgis_opens_the_exports_with_the_right_types_and_counts(files, township_table, bundled):
+    towns = qgis("layer", "ogr", f"{files / 'towns.gpkg'}|layername=township_coverage")
+    assert towns["valid"] and towns["features"] == len(township_table)
+    assert towns["wkb_type"] == "MultiPolygon" and towns["crs"] == "EPSG:4326"
+    assert towns["fields"]["n_villages"] == "Integer64"
+    assert towns["invalid_geometries"] == 0
+    assert towns["null_geometries"] == int(township_table.geometry.isna().sum())
+    geojson = qgis("layer", "ogr", str(files / "towns.geojson"))
+    assert geojson["valid"] and geojson["features"] == len(township_table)
+    sites = qgis("layer", "ogr", f"{files / 'sites.gpkg'}|layername=sites")
+    mapped = bundled.assigned["geometry"].notna().sum()
+    assert sites["valid"] and sites["features"] == mapped and sites["wkb_type"] == "Point"
+    assert sites["fields"]["year"] == "Integer64"
+
+
+def test_the_cli_writes_the_same_integer_fields(tmp_path):
+    out = tmp_path / "towns.gpkg"
+    run = subprocess.run(
+        [sys.executable, "-m", "geo", "summarize", "--level", "township", "-o", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode in (0, 1), run.stderr
+    info = gpd.read_file(out, layer="township_coverage")
+    assert len(info) == 87
