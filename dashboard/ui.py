@@ -29,6 +29,7 @@ from geo.report import sites_for_export
 from layers.schema import LAYERS
 from maps.brief import county_briefs
 from maps.offline import standalone_html
+from maps.qgis import view_project
 from maps.render import build_map
 from maps.static import render_view
 from viewmodel.basemaps import available
@@ -426,6 +427,10 @@ def _downloads(
     def html_map() -> bytes:
         return standalone_html(get_map(state, basemap_key, data_key, view)).encode("utf-8")
 
+    def qgis_zip() -> bytes:
+        towns = units.townships if state.level == "county" else None
+        return view_project(view, townships=towns, name=stem).zip()
+
     briefs = partial(
         county_briefs,
         units,
@@ -454,6 +459,7 @@ def _downloads(
             ),
             ("CSV (Excel)", partial(to_csv, table), f"{stem}.csv", "text/csv"),
             ("XLSX", partial(to_xlsx, table, sheet=state.level), f"{stem}.xlsx", None),
+            (t("dl_qgis", lang), qgis_zip, f"{stem}_qgis.zip", "application/zip"),
         ],
         t("dl_sites", lang): [
             (

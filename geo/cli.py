@@ -1,4 +1,4 @@
-"""Analysts' command line: ``python -m geo summarize|assign|attainment``.
+"""Analysts' command line: ``python -m geo summarize|assign|attainment|qgis``.
 
 Exit codes: 0 success; 1 some input rows were rejected or could not be placed in the city, or
 some features of ``--boundaries`` matched no township (the good rows are still processed; the
@@ -17,11 +17,13 @@ import pandas as pd
 from base.errors import InputError
 from geo.attainment import attainment
 from geo.boundaries import Units
-from geo.coverage import LEVELS, summarize
+from geo.classify import classify
+from geo.coverage import LEVELS, METRICS, summarize
 from geo.export import FORMATS, export, format_from_suffix
 from geo.loader import load_plan, load_sites, load_units
 from geo.official import load_township_boundaries, report_lines
 from geo.pipeline import Sites
+from geo.qgis import qgis_project
 from geo.report import REJECTED, assignment_rows, report_csv, sites_for_export
 from layers.schema import LAYERS
 
@@ -101,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--as-of", type=int, metavar="YEAR", help="count sites with year <= YEAR")
     t.add_argument("--format", choices=("csv", "json"), help="default: from the output suffix")
     t.add_argument("-o", "--output", type=Path, required=True)
+
+    q = sub.add_parser("qgis", help="a QGIS project (.qgz) and its GeoPackage, styled as the map")
+    q.add_argument(
+        "--layer", choices=list(LAYERS), default="incubator", help="layer counted per county"
+    )
+    q.add_argument("--lang", choices=("zh", "en"), default="zh")
+    _add_site_args(q)
+    q.add_argument("-o", "--output", type=Path, required=True, help="the .qgz to write")
     return parser
 
 
@@ -208,7 +218,46 @@ def _attainment(args: argparse.Namespace) -> Sites:
     return sites
 
 
-COMMANDS = {"summarize": _summarize, "assign": _assign, "attainment": _attainment}
+def _qgis(args: argparse.Namespace) -> Sites:
+    """Counties coloured by the number of sites of ``--layer`` with the map's classes, the
+    townships and every mapped site, as a QGIS project with its GeoPackage beside it."""
+    if args.output.suffix.lower() != ".qgz":
+        raise InputError(f"-o {args.output}: a QGIS project is written as .qgz")
+    units = _units(args)
+    sites = load_sites(
+        units,
+        site_files=args.sites,
+        include_samples=args.include_samples,
+        crs=args.crs,
+        sheet=args.sheet,
+    )
+    table = summarize(units, sites.assigned, level="county")
+    classes = classify(table[f"n_{args.layer}"], lang=args.lang)
+    table["fill"] = classes.color_of()
+    zh, en, *_ = METRICS["count"]
+    layer = LAYERS[args.layer]
+    title = f"{layer.en}: {en}" if args.lang == "en" else f"{layer.zh}：{zh}"
+    towns = summarize(units, sites.assigned, level="township")
+    files = qgis_project(
+        table,
+        legend=classes.legend(),
+        legend_title=title,
+        sites=sites_for_export(sites.assigned),
+        townships=towns,
+        lang=args.lang,
+        name=args.output.stem,
+    )
+    _, gpkg = files.write(args.output.parent)
+    print(f"wrote {gpkg}", file=sys.stderr)
+    return sites
+
+
+COMMANDS = {
+    "summarize": _summarize,
+    "assign": _assign,
+    "attainment": _attainment,
+    "qgis": _qgis,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

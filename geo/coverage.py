@@ -26,6 +26,43 @@ LEVELS = ("county", "township")
 UNKNOWN_TOWNSHIP_SUFFIX = "000"
 
 
+# The coverage metrics by name: (zh, en, column template per level, is a share). The map,
+# the tables and the QGIS project name them with these words.
+METRICS: dict[str, tuple[str, str, dict[str, str], bool]] = {
+    "count": ("站点数量", "Number of sites", {"county": "n_{l}", "township": "n_{l}"}, False),
+    "per100km2": (
+        "每百平方公里站点数",
+        "Sites per 100 km²",
+        {"county": "per100km2_{l}", "township": "per100km2_{l}"},
+        False,
+    ),
+    "per100k": (
+        "每十万常住人口站点数",
+        "Sites per 100,000 residents",
+        {"county": "per100k_{l}"},
+        False,
+    ),
+    "share_townships": (
+        "有站点的乡镇比例",
+        "Share of townships with a site",
+        {"county": "share_townships_{l}"},
+        True,
+    ),
+    "share_villages": (
+        "已服务村比例",
+        "Share of villages served",
+        {"county": "share_villages_{l}", "township": "share_villages_{l}"},
+        True,
+    ),
+    "nearest_km": (
+        "乡镇驻地到最近站点距离(公里)",
+        "Distance from township seat to nearest site (km)",
+        {"county": "max_nearest_km_{l}", "township": "nearest_km_{l}"},
+        False,
+    ),
+}
+
+
 def _unit_frame(units: Units, level: str) -> gpd.GeoDataFrame:
     if level == "county":
         c = units.counties

@@ -78,7 +78,7 @@ def _polygonal(gdf: gpd.GeoDataFrame) -> bool:
     return bool(kinds) and kinds <= {"Polygon", "MultiPolygon"}
 
 
-def _clean_for_gdal(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def clean_for_gdal(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """WGS84, integer fields, and units snapped to the written precision as one coverage."""
     out = gdf.to_crs(WGS84) if gdf.crs is not None else gdf.set_crs(WGS84)
     out = gpd.GeoDataFrame(integer_columns(out), geometry=out.geometry.name, crs=WGS84)
@@ -99,7 +99,7 @@ def to_geojson(gdf: gpd.GeoDataFrame, *, layer: str = "units") -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "export.geojson"
         pyogrio.write_dataframe(
-            _clean_for_gdal(gdf),
+            clean_for_gdal(gdf),
             path,
             layer=layer,
             driver="GeoJSON",
@@ -113,7 +113,7 @@ def to_gpkg(gdf: gpd.GeoDataFrame, *, layer: str = "units") -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "export.gpkg"
         pyogrio.write_dataframe(
-            _clean_for_gdal(gdf),
+            clean_for_gdal(gdf),
             path,
             driver="GPKG",
             layer=layer,

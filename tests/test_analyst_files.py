@@ -14,16 +14,24 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import pytest
 
+from geo.classify import classify
 from geo.coverage import summarize
+from geo.db.cli import build_parser as build_db_parser
 from geo.export import to_csv, to_geojson, to_gpkg
+from geo.loader import load_plan
 from geo.report import sites_for_export
+from layers.schema import LAYERS
+from maps.qgis import view_project
+from viewmodel.views import ViewState, build_view
 
 ROOT = Path(__file__).resolve().parents[1]
 DEBIAN_PYTHON = Path("/usr/bin/python3")
@@ -232,3 +240,123 @@ def test_the_cli_writes_the_same_integer_fields(tmp_path):
     assert run.returncode in (0, 1), run.stderr
     info = gpd.read_file(out, layer="township_coverage")
     assert len(info) == 87
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--url", "postgresql://a@h/db", "--schema", "s1", "status"],
+        ["status", "--url", "postgresql://a@h/db", "--schema", "s1"],
+        ["--url", "postgresql://a@h/db", "status", "--schema", "s1"],
+    ],
+)
+def test_db_command_takes_url_and_schema_before_or_after_the_command(argv):
+    args = build_db_parser().parse_args(argv)
+    assert (args.url, args.schema, args.command) == ("postgresql://a@h/db", "s1", "status")
+
+
+def test_db_command_with_url_after_init_is_not_an_argument_error():
+    run = subprocess.run(
+        [sys.executable, "-m", "geo.db", "init", "--url", "postgresql://nobody@127.0.0.1:1/x"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "unrecognized arguments" not in run.stderr
+    assert run.returncode == 2 and "connect" in run.stderr.lower()  # the store, not the words
+
+
+# ------------------------------------------------------------------ the QGIS project
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    out = tmp_path_factory.mktemp("qgis") / "西宁创新地图.qgz"
+    run = subprocess.run(
+        [sys.executable, "-m", "geo", "qgis", "-o", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode in (0, 1), run.stderr
+    assert "Traceback" not in run.stderr
+    return out
+
+
+def test_qgis_command_writes_the_project_and_its_geopackage_side_by_side(project):
+    assert project.is_file() and project.with_suffix(".gpkg").is_file()
+    layers = pyogrio_layers(project.with_suffix(".gpkg"))
+    assert layers == {"units", "townships", "park", "incubator", "poverty_demo", "ecommerce"}
+
+
+def pyogrio_layers(path: Path) -> set[str]:
+    return {name for name, _ in pyogrio.list_layers(path)}
+
+
+@needs_qgis
+def test_qgis_opens_the_project_with_every_layer_valid_and_the_products_counts(
+    project, units, bundled, county_table
+):
+    facts = qgis("project", str(project))
+    assert facts["read"] and facts["crs"] == "EPSG:4326"
+    by_name = {layer["name"]: layer for layer in facts["layers"]}
+    assert all(layer["valid"] for layer in facts["layers"]), facts["layers"]
+    real = bundled.assigned[~bundled.assigned["is_sample"].astype(bool)]
+    mapped = real[real.geometry.notna()]
+    for key, spec in LAYERS.items():
+        layer = by_name[spec.zh]
+        assert layer["features"] == int((mapped["layer"] == key).sum())
+        assert layer["renderer"] == "categorizedSymbol"
+        assert [c["label"] for c in layer["categories"]] == ["精确坐标", "近似位置"]
+        assert layer["categories"][0]["color"] == spec.color.lower()  # the map's colour
+    towns = by_name["乡镇（街道）"]
+    assert towns["features"] == int(units.townships.geometry.notna().sum())
+    assert towns["labels"] and towns["label_field"] == "name"
+    counties = by_name["孵化载体：站点数量"]  # the map's legend title
+    assert counties["features"] == 7 and counties["wkb_type"] == "MultiPolygon"
+    assert counties["labels"] and counties["renderer_field"] == "legend_class"
+    # tree order: sites on top, the choropleth at the bottom
+    assert facts["layers"][-1]["name"] == "孵化载体：站点数量"
+
+
+@needs_qgis
+def test_qgis_colours_each_county_with_the_maps_class(project, units, bundled):
+    counts = summarize(units, bundled.assigned[~bundled.assigned["is_sample"]], level="county")
+    classes = classify(counts["n_incubator"], lang="zh")
+    expected = dict(zip(counts["code"], classes.color_of(), strict=True))
+    facts = qgis("project", str(project))
+    categories = {c["label"]: c["color"] for c in facts["layers"][-1]["categories"]}
+    assert list(categories) == [label for _, label in classes.legend()]
+    written = gpd.read_file(project.with_suffix(".gpkg"), layer="units")
+    for code, label in zip(written["code"], written["legend_class"], strict=True):
+        assert categories[label] == expected[code].lower()
+
+
+@needs_qgis
+def test_dashboard_download_of_a_township_view_opens_in_qgis(tmp_path, units, bundled):
+    view = build_view(
+        units,
+        bundled.assigned,
+        ViewState(level="township", county="630121", layer="ecommerce", lang="en"),
+        plan=load_plan(),
+    )
+    files = view_project(view, townships=None, name="datong")
+    with zipfile.ZipFile(io.BytesIO(files.zip())) as archive:
+        archive.extractall(tmp_path)
+    facts = qgis("project", str(tmp_path / "datong.qgz"))
+    assert all(layer["valid"] for layer in facts["layers"])
+    choropleth = facts["layers"][-1]
+    assert choropleth["name"] == view.spec.legend_title
+    assert choropleth["features"] == int(view.units.geometry.notna().sum()) == 20
+    assert [c["label"] for c in choropleth["categories"]] == [lb for _, lb in view.spec.legend]
+    mapped = view.sites[view.sites.geometry.notna()]
+    expected = {LAYERS[k].en for k in set(mapped["layer"])} | {view.spec.legend_title}
+    assert {layer["name"] for layer in facts["layers"]} == expected  # English words, no towns
+    for layer in facts["layers"][:-1]:
+        assert layer["features"] == int((mapped["layer"] == layer_key(layer["name"])).sum())
+
+
+def layer_key(title: str) -> str:
+    return next(k for k, spec in LAYERS.items() if title in (spec.zh, spec.en))

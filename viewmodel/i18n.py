@@ -43,6 +43,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "dl_sites": ("站点及归属", "Sites with their assignment"),
     "dl_map": ("当前地图(离线HTML/图片/打印)", "This map (offline HTML, images, print)"),
     "dl_brief": ("县区简报(PDF)", "County briefs (PDF)"),
+    "dl_qgis": ("QGIS 工程（解压后打开 .qgz）", "QGIS project (unzip, open the .qgz)"),
     "sample_banner": (
         "当前地图含【示例数据】(非真实站点,仅演示用);目标完成情况不计入示例数据。",
         "Sample records are on screen (not real sites, for demonstration only); "

@@ -15,7 +15,7 @@ import pandas as pd
 from geo.attainment import Plan, attainment
 from geo.boundaries import Units
 from geo.classify import SCHEMES, Classes, classify, status_classes
-from geo.coverage import summarize
+from geo.coverage import METRICS, summarize
 from geo.simplify import simplify_units
 from layers.schema import APPROXIMATE, LAYERS
 from viewmodel.basemaps import Basemap
@@ -25,40 +25,6 @@ from viewmodel.mapspec import MapSpec
 MODES = ("coverage", "attainment")
 UNIT_LEVELS = ("county", "township")
 
-# metric → (zh, en, column template per level, is a share)
-METRICS: dict[str, tuple[str, str, dict[str, str], bool]] = {
-    "count": ("站点数量", "Number of sites", {"county": "n_{l}", "township": "n_{l}"}, False),
-    "per100km2": (
-        "每百平方公里站点数",
-        "Sites per 100 km²",
-        {"county": "per100km2_{l}", "township": "per100km2_{l}"},
-        False,
-    ),
-    "per100k": (
-        "每十万常住人口站点数",
-        "Sites per 100,000 residents",
-        {"county": "per100k_{l}"},
-        False,
-    ),
-    "share_townships": (
-        "有站点的乡镇比例",
-        "Share of townships with a site",
-        {"county": "share_townships_{l}"},
-        True,
-    ),
-    "share_villages": (
-        "已服务村比例",
-        "Share of villages served",
-        {"county": "share_villages_{l}", "township": "share_villages_{l}"},
-        True,
-    ),
-    "nearest_km": (
-        "乡镇驻地到最近站点距离(公里)",
-        "Distance from township seat to nearest site (km)",
-        {"county": "max_nearest_km_{l}", "township": "nearest_km_{l}"},
-        False,
-    ),
-}
 DEFAULT_YEAR = 2026
 
 
