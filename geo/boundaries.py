@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from base.crs import PROJECTED, WGS84
 
@@ -61,6 +62,7 @@ class Units:
         ``townships`` may carry geometry; missing optional columns get neutral defaults.
         """
         counties = counties.copy()
+        counties[counties.geometry.name] = as_multipolygons(counties.geometry.to_numpy())
         for col, default in (
             ("short_name", ""),
             ("aliases", ""),
@@ -183,8 +185,19 @@ class Units:
         )
 
 
+def as_multipolygons(geoms: np.ndarray) -> np.ndarray:
+    """Polygons as one-part MultiPolygons (None and other types untouched): a layer of units
+    has one geometry type, as GeoPackage, PostGIS and QGIS expect."""
+    out = np.array(geoms, dtype=object)
+    for i, geom in enumerate(out):
+        if geom is not None and geom.geom_type == "Polygon":
+            out[i] = shapely.MultiPolygon([geom])
+    return out
+
+
 def _with_area(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     out = gdf.copy()
+    out[out.geometry.name] = as_multipolygons(out.geometry.to_numpy())
     area = out.geometry.to_crs(PROJECTED).area / 1e6
     out["area_km2"] = area.where(out.geometry.notna()).round(2)
     return out

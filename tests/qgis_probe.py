@@ -31,7 +31,6 @@ def _layer_facts(layer: QgsVectorLayer) -> dict:
         "valid": layer.isValid(),
         "provider": layer.providerType(),
         "source": layer.source(),
-        "error": layer.error().summary() if not layer.isValid() else "",
     }
     if not layer.isValid():
         return facts
@@ -68,26 +67,27 @@ def _layer_facts(layer: QgsVectorLayer) -> dict:
 def main(argv: list[str]) -> int:
     app = QgsApplication([], False)
     app.initQgis()
-    try:
-        if argv[1] == "layer":
-            out = _layer_facts(QgsVectorLayer(argv[3], "probe", argv[2]))
-        elif argv[1] == "project":
-            project = QgsProject.instance()
-            ok = project.read(argv[2])
-            root = project.layerTreeRoot()
-            order = [node.layerId() for node in root.findLayers()]
-            layers = project.mapLayers()
-            out = {
-                "read": bool(ok),
-                "title": project.title(),
-                "crs": project.crs().authid(),
-                "layers": [_layer_facts(layers[i]) for i in order if i in layers],
-            }
-        else:
-            raise SystemExit(f"unknown probe {argv[1]!r}")
-    finally:
-        app.exitQgis()
-    print(json.dumps(out, ensure_ascii=False))
+    if argv[1] == "layer":
+        layer = QgsVectorLayer(argv[3], "probe", argv[2])
+        out = _layer_facts(layer)
+        del layer
+    elif argv[1] == "project":
+        project = QgsProject.instance()
+        ok = project.read(argv[2])
+        order = [node.layerId() for node in project.layerTreeRoot().findLayers()]
+        layers = project.mapLayers()
+        out = {
+            "read": bool(ok),
+            "title": project.title(),
+            "crs": project.crs().authid(),
+            "layers": [_layer_facts(layers[i]) for i in order if i in layers],
+        }
+        project.clear()
+    else:
+        raise SystemExit(f"unknown probe {argv[1]!r}")
+    # printed before QGIS shuts down: its exit can crash after a database layer was open
+    print(json.dumps(out, ensure_ascii=False), flush=True)
+    app.exitQgis()
     return 0
 
 

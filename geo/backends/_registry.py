@@ -15,7 +15,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from base.crs import CGCS2000, WGS84
 from base.errors import InputError
+from layers.coords import from_wgs84_any, parse_crs, to_wgs84_any
 from layers.schema import COLUMNS, LAYERS
 
 TEXT_COLUMNS = tuple(c for c in COLUMNS if c not in ("lon", "lat", "year", "is_sample"))
@@ -123,3 +125,53 @@ def frame_from_records(rows: list[dict]) -> pd.DataFrame:
     if sites["row"].notna().all():
         sites["row"] = sites["row"].astype(np.int64)
     return sites
+
+
+# -- as published: what a store writes (coordinates in their own system, nothing filled in) --
+
+PUBLISHED_DECIMALS = 9  # 1e-9° (0.1 mm): a row's identity (row_hash) counts coordinates so far
+
+
+def _system(label: str) -> str:
+    return parse_crs(label) if label else WGS84
+
+
+def published(rows: list[dict]) -> list[dict]:
+    """The rows as a store writes them: lon/lat back in the system each row was published in
+    (``source_crs``; a converted value is rounded to :data:`PUBLISHED_DECIMALS`, so GCJ-02
+    101.521459 comes back as 101.521459, not 101.52145900000025; WGS84 keeps every digit),
+    and ``location_precision`` left empty where the reader only derived "exact" from the row's
+    own coordinates. :func:`as_read` undoes both."""
+    out = [dict(row) for row in rows]
+    groups: dict[str, list[int]] = {}
+    for i, row in enumerate(out):
+        if row["lon"] is not None and row["lat"] is not None:
+            groups.setdefault(_system(row["source_crs"]), []).append(i)
+            if row["location_precision"] == "exact":
+                row["location_precision"] = ""
+    for system, idx in groups.items():
+        if system in (WGS84, CGCS2000):
+            continue  # stored as read: every digit kept
+        lon = [out[i]["lon"] for i in idx]
+        lat = [out[i]["lat"] for i in idx]
+        x, y = from_wgs84_any(lon, lat, system)
+        for i, a, b in zip(idx, x, y, strict=True):
+            out[i]["lon"] = round(float(a), PUBLISHED_DECIMALS)
+            out[i]["lat"] = round(float(b), PUBLISHED_DECIMALS)
+    return out
+
+
+def as_read(rows: list[dict]) -> list[dict]:
+    """Stored rows back as the reader gives them: WGS84 lon/lat, "exact" for own coordinates."""
+    out = [dict(row) for row in rows]
+    groups: dict[str, list[int]] = {}
+    for i, row in enumerate(out):
+        if row["lon"] is not None and row["lat"] is not None:
+            groups.setdefault(_system(row["source_crs"]), []).append(i)
+            if row["location_precision"] == "":
+                row["location_precision"] = "exact"
+    for system, idx in groups.items():
+        x, y = to_wgs84_any([out[i]["lon"] for i in idx], [out[i]["lat"] for i in idx], system)
+        for i, a, b in zip(idx, x, y, strict=True):
+            out[i]["lon"], out[i]["lat"] = float(a), float(b)
+    return out

@@ -30,13 +30,13 @@ from geo.backends._registry import (
     TEXT_COLUMNS,
     check_frame,
     frame_from_records,
+    published,
     records,
     row_hash,
 )
 from geo.backends.store import HISTORY_COLUMNS, ConflictError, RegistryLoad
 from geo.boundaries import Units
 from geo.export import to_csv
-from layers.coords import from_wgs84_any, parse_crs
 from layers.registry import SiteLoad, combine, load_bundled, read_sites
 from layers.schema import COLUMNS, LAYERS
 
@@ -261,17 +261,18 @@ def _append_log(hist: Path, version, saved_at, saved_by, n_rows, added, removed,
 
 
 def _registry_csv(rows: list[dict]) -> bytes:
-    """Rows as a registry file in the canonical schema (coordinates in their source system).
+    """Rows as a registry file in the canonical schema, as published (:func:`published`:
+    coordinates in their source system, nothing filled in that the reader derives).
 
     Written like every CSV the product makes (:func:`geo.export.to_csv`: UTF-8 with BOM,
-    formula-like text neutralised, which ``read_sites`` undoes); coordinates keep every digit.
+    formula-like text neutralised, which ``read_sites`` undoes).
     """
     extras: dict[str, None] = {}
     for row in rows:
         for key in row["extra"]:
             extras.setdefault(key)
     out = []
-    for row in rows:
+    for row in published(rows):
         rec: dict[str, object] = {c: row[c] for c in TEXT_COLUMNS}
         rec["lon"] = np.nan if row["lon"] is None else row["lon"]
         rec["lat"] = np.nan if row["lat"] is None else row["lat"]
@@ -283,13 +284,6 @@ def _registry_csv(rows: list[dict]) -> bytes:
     frame = pd.DataFrame(out, columns=[*COLUMNS, *extras], dtype=object)
     frame["lon"] = frame["lon"].astype(float)
     frame["lat"] = frame["lat"].astype(float)
-    # back to the system each row was published in, one conversion per system
-    has = frame["lon"].notna() & frame["lat"].notna()
-    systems = frame["source_crs"].where(frame["source_crs"] != "", WGS84)
-    for label in pd.unique(systems[has]):
-        m = (has & (systems == label)).to_numpy()
-        x, y = from_wgs84_any(frame.loc[m, "lon"], frame.loc[m, "lat"], parse_crs(str(label)))
-        frame.loc[m, "lon"], frame.loc[m, "lat"] = x, y
     frame["year"] = pd.array(frame["year"], dtype="Int64")
     return to_csv(frame)
 

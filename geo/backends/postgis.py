@@ -28,21 +28,27 @@ import shapely
 from base.crs import WGS84
 from base.errors import InputError
 from geo.attainment import TARGET_COLUMNS, Plan
+from geo.backends import placed
 from geo.backends._registry import (
     TEXT_COLUMNS,
+    as_read,
     check_frame,
     frame_from_records,
+    published,
     records,
     row_hash,
 )
 from geo.backends.files import _registry_csv
 from geo.backends.sql import polygons_digest
 from geo.backends.store import HISTORY_COLUMNS, ConflictError, RegistryLoad, schema_name
-from geo.boundaries import Units
+from geo.boundaries import Units, as_multipolygons
 from layers.registry import SiteLoad, combine
 from layers.schema import LAYERS, LEVELS, PRECISION, STATUS
 
 SRID = 4326
+# 2: lon/lat of ``sites`` as published (in source_crs) with a WGS84 point beside them, typed
+# MultiPolygon units, and the ``current_sites`` table (placed.py) instead of a view.
+SCHEMA_VERSION = 2
 
 # Columns of the tabular files, in file order (all text in the files; types here where useful).
 COUNTY_COLUMNS = {
@@ -132,17 +138,18 @@ def _ddl(schema: str) -> list[str]:
         "CREATE EXTENSION IF NOT EXISTS postgis SCHEMA public",
         f"SET search_path TO {schema}, public",
         "CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL)",
-        "INSERT INTO meta VALUES ('schema_version', '1') ON CONFLICT (key) DO NOTHING",
+        f"INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}') "
+        "ON CONFLICT (key) DO NOTHING",
         "CREATE TABLE IF NOT EXISTS counties (\n"
         + ",\n".join(f"  {c} {t}" for c, t in COUNTY_COLUMNS.items())
         + ",\n  ord integer NOT NULL DEFAULT 0"
-        + ",\n  geom geometry(Geometry, 4326) NOT NULL)",
+        + ",\n  geom geometry(MultiPolygon, 4326) NOT NULL)",
         "CREATE INDEX IF NOT EXISTS counties_geom_idx ON counties USING gist (geom)",
         "CREATE TABLE IF NOT EXISTS townships (\n"
         + ",\n".join(f"  {c} {t}" for c, t in TOWNSHIP_COLUMNS.items())
         + ",\n  geometry_source text NOT NULL DEFAULT 'none'"
         + ",\n  ord integer NOT NULL DEFAULT 0"
-        + ",\n  geom geometry(Geometry, 4326))",
+        + ",\n  geom geometry(MultiPolygon, 4326))",
         "CREATE INDEX IF NOT EXISTS townships_geom_idx ON townships USING gist (geom)",
     ]
     for table, cols in SEAT_TABLES.items():
@@ -185,7 +192,7 @@ def _ddl(schema: str) -> list[str]:
         "  is_sample boolean NOT NULL DEFAULT false,\n"
         "  source_file text NOT NULL DEFAULT '', source_row integer,\n"
         "  extra jsonb NOT NULL DEFAULT '{}',\n"
-        f"  geom {point},\n"
+        "  geom geometry(Point, 4326),\n"
         "  CHECK (name <> ''),\n"
         f"  CHECK (status IN ({_in(list(STATUS))})),\n"
         f"  CHECK (level IN ({_in(['', *LEVELS])})),\n"
@@ -195,7 +202,8 @@ def _ddl(schema: str) -> list[str]:
         "WHERE valid_to IS NULL",
         "CREATE INDEX IF NOT EXISTS sites_versions_idx ON sites (layer, valid_from, valid_to)",
         "CREATE INDEX IF NOT EXISTS sites_geom_idx ON sites USING gist (geom)",
-        "CREATE OR REPLACE VIEW current_sites AS SELECT * FROM sites WHERE valid_to IS NULL",
+        placed.ddl(),
+        "CREATE INDEX IF NOT EXISTS current_sites_geom_idx ON current_sites USING gist (geom)",
         # The digest of the stored polygons (geo.backends.sql.DbLocator recognises them by it)
         # is forgotten by any other change to the tables, e.g. an edit in QGIS.
         "CREATE OR REPLACE FUNCTION forget_polygon_digest() RETURNS trigger "
@@ -267,11 +275,15 @@ class PostGISBackend:
             conn.close()
 
     def init(self) -> None:
-        """Create the schema, tables and indexes (idempotent); needs PostGIS installed."""
+        """Create the schema, tables and indexes (idempotent); needs PostGIS installed.
+
+        A schema of an earlier version is migrated in the same transaction (and its
+        ``current_sites`` filled right after)."""
         import psycopg
 
         with self.connect() as conn:
             try:
+                migrated = self._migrate(conn)
                 for stmt in _ddl(self.schema):
                     conn.execute(stmt)
             except psycopg.errors.FeatureNotSupported as exc:  # postgis not installed
@@ -281,6 +293,66 @@ class PostGISBackend:
                     f"{exc}".strip() + " (ask the database administrator to run "
                     "CREATE EXTENSION postgis, or to grant CREATE on the database)"
                 ) from exc
+
+        if migrated:
+            self.refresh_current()
+
+    def _migrate(self, conn) -> bool:
+        """Schema version 1 → 2 (see :data:`SCHEMA_VERSION`); True when something was migrated."""
+        exists = conn.execute("SELECT to_regclass(%s)", (f"{self.schema}.meta",)).fetchone()[0]
+        if exists is None:
+            return False
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None or int(row[0]) >= SCHEMA_VERSION:
+            return False
+        for table in ("counties", "townships"):
+            conn.execute(
+                f"ALTER TABLE {table} ALTER COLUMN geom TYPE geometry(MultiPolygon, 4326) "
+                "USING public.ST_Multi(geom)"
+            )
+        conn.execute("ALTER TABLE sites ALTER COLUMN geom DROP EXPRESSION")
+        stored = conn.execute(
+            "SELECT uid, lon, lat, source_crs, location_precision FROM sites "
+            "WHERE lon IS NOT NULL AND lat IS NOT NULL"
+        ).fetchall()
+        keys = ("uid", "lon", "lat", "source_crs", "location_precision")
+        rows = published([dict(zip(keys, r, strict=True)) for r in stored])
+        with conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE sites SET lon = %s, lat = %s, location_precision = %s WHERE uid = %s",
+                [(r["lon"], r["lat"], r["location_precision"], r["uid"]) for r in rows],
+            )
+        conn.execute("DROP VIEW IF EXISTS current_sites")
+        conn.execute(
+            "UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+        )
+        return True
+
+    def _stored_units(self) -> Units | None:
+        """The stored units, or None while no boundaries are loaded (then ``current_sites``
+        stays empty until they are: :meth:`replace_units` fills it)."""
+        with self.connect(read_only=True) as conn:
+            if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM counties)").fetchone()[0]:
+                return None
+        return self.load_units()
+
+    def refresh_current(self, layers: Sequence[str] | None = None) -> None:
+        """Rewrite ``current_sites`` for ``layers`` (all) from the stored registries and units."""
+        units = self._stored_units()
+        with self.connect() as conn:
+            for layer in layers or list(LAYERS):
+                rows = as_read(self._rows(conn, layer, None, True))
+                self._write_current(conn, units, layer, frame_from_records(rows))
+
+    @staticmethod
+    def _write_current(conn, units: Units | None, layer: str, frame: pd.DataFrame) -> None:
+        conn.execute("DELETE FROM current_sites WHERE layer = %s", (layer,))
+        if units is None:
+            return
+        cols = ", ".join(f'"{c}"' for c in placed.COLUMNS)
+        with conn.cursor().copy(f"COPY current_sites ({cols}) FROM STDIN") as copy:
+            for row in placed.current_rows(units, layer, frame):
+                copy.write_row(row)
 
     def drop(self) -> None:
         """Remove the whole schema (tests and re-deployments)."""
@@ -338,7 +410,7 @@ class PostGISBackend:
             with conn.cursor().copy(
                 f"COPY counties ({', '.join(cols)}, ord, geom) FROM STDIN"
             ) as copy:
-                geoms = _geom_hex(c.geometry.to_numpy())
+                geoms = _geom_hex(as_multipolygons(c.geometry.to_numpy()))
                 for i, rec in enumerate(c.to_dict("records")):
                     row = [_typed(rec.get(k), COUNTY_COLUMNS[k]) for k in cols]
                     copy.write_row([*row, i, geoms[i]])
@@ -346,7 +418,7 @@ class PostGISBackend:
             with conn.cursor().copy(
                 f"COPY townships ({', '.join(cols)}, geometry_source, ord, geom) FROM STDIN"
             ) as copy:
-                geoms = _geom_hex(t.geometry.to_numpy())
+                geoms = _geom_hex(as_multipolygons(t.geometry.to_numpy()))
                 for i, rec in enumerate(t.to_dict("records")):
                     row = [_typed(rec.get(k), TOWNSHIP_COLUMNS[k]) for k in cols]
                     copy.write_row([*row, rec.get("geometry_source") or "none", i, geoms[i]])
@@ -370,6 +442,7 @@ class PostGISBackend:
                     "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
                     (f"digest_{table}", polygons_digest(frame["code"], frame.geometry)),
                 )
+        self.refresh_current()  # the sites' assignment depends on the units
 
     def replace_plan(
         self, targets: pd.DataFrame, designations: pd.DataFrame, reported: pd.DataFrame
@@ -529,7 +602,7 @@ class PostGISBackend:
                     raise InputError(f"Layer '{layer}' has no saved version {version}")
                 saved_at, saved_by = logged
                 current = version
-            rows = self._rows(conn, layer, version, include_samples)
+            rows = as_read(self._rows(conn, layer, version, include_samples))
         sites = frame_from_records(rows)
         return RegistryLoad(
             sites=sites,
@@ -573,6 +646,14 @@ class PostGISBackend:
         check_frame(layer, frame)
         rows = records(frame)
         hashes = [row_hash(i, r) for i, r in enumerate(rows)]
+        stored = published(rows)  # what the table holds: lon/lat as published
+        points = _geom_hex(
+            [
+                None if r["lon"] is None or r["lat"] is None else shapely.Point(r["lon"], r["lat"])
+                for r in rows
+            ]
+        )
+        units = self._stored_units()  # for current_sites, read before the save's lock is taken
         with self.connect() as conn:
             conn.execute(
                 "INSERT INTO registry_heads (layer) VALUES (%s) ON CONFLICT DO NOTHING", (layer,)
@@ -595,14 +676,14 @@ class PostGISBackend:
                 "CREATE TEMP TABLE incoming (ord integer, row_hash text, "
                 + ", ".join(f'"{c}" text' for c in SITE_TEXT)
                 + ", lon double precision, lat double precision, year integer, "
-                "is_sample boolean, source_file text, source_row integer, extra jsonb) "
-                "ON COMMIT DROP"
+                "is_sample boolean, source_file text, source_row integer, extra jsonb, "
+                "geom geometry(Point, 4326)) ON COMMIT DROP"
             )
             cols = ", ".join(f'"{c}"' for c in SITE_COLUMNS)
             with conn.cursor().copy(
-                f"COPY incoming (ord, row_hash, {cols}, extra) FROM STDIN"
+                f"COPY incoming (ord, row_hash, {cols}, extra, geom) FROM STDIN"
             ) as copy:
-                for i, (row, digest) in enumerate(zip(rows, hashes, strict=True)):
+                for i, (row, digest) in enumerate(zip(stored, hashes, strict=True)):
                     copy.write_row(
                         [
                             i,
@@ -615,6 +696,7 @@ class PostGISBackend:
                             row["file"],
                             row["row"],
                             Jsonb(row["extra"]),
+                            points[i],
                         ]
                     )
             removed = conn.execute(
@@ -623,10 +705,10 @@ class PostGISBackend:
                 (version, layer),
             ).rowcount
             added = conn.execute(
-                f"INSERT INTO sites (layer, ord, row_hash, valid_from, {cols}, extra) "
+                f"INSERT INTO sites (layer, ord, row_hash, valid_from, {cols}, extra, geom) "
                 f"SELECT %s, i.ord, i.row_hash, %s, "
                 + ", ".join(f'i."{c}"' for c in SITE_COLUMNS)
-                + ", i.extra FROM incoming i WHERE NOT EXISTS (SELECT 1 FROM sites s "
+                + ", i.extra, i.geom FROM incoming i WHERE NOT EXISTS (SELECT 1 FROM sites s "
                 "WHERE s.layer = %s AND s.valid_to IS NULL AND s.row_hash = i.row_hash)",
                 (layer, version, layer),
             ).rowcount
@@ -643,6 +725,7 @@ class PostGISBackend:
                 "VALUES (%s, %s, now(), %s, %s, %s, %s, %s)",
                 (layer, version, saved_by, len(rows), added, removed, message),
             )
+            self._write_current(conn, units, layer, frame)
         return int(version)
 
     # -- export --------------------------------------------------------------------------------
