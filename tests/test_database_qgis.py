@@ -20,9 +20,10 @@ from geo.backends import ConflictError, FileBackend
 from geo.backends.saving import save_layers
 from geo.pipeline import assemble_sites
 from tests.conftest import _fresh
-from tests.qgis_support import needs_qgis, qgis
+from tests.qgis_support import needs_gdal, needs_qgis, qgis
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.both_stores  # picks its own database schemas: once per CI run
 
 
 def _sql(db, query: str, params=()) -> list[tuple]:
@@ -177,3 +178,21 @@ def test_qgis_opens_the_database_layers_and_picks_their_keys_itself(pg):
         layer = qgis("layer", "postgres", _qgis_uri(pg, table))
         assert layer["valid"] and layer["primary_key"] == ["code"] and layer["features"] == n
         assert layer["wkb_type"] == "MultiPolygon" and layer["invalid_geometries"] == 0
+
+
+@needs_gdal
+def test_gdal_36_reads_the_map_layer_from_the_database(pg):
+    u = urlparse(pg.url)
+    source = (
+        f"PG:dbname={u.path.lstrip('/')} host={u.hostname} port={u.port or 5432} "
+        f"user={u.username} schemas={pg.schema}"
+    )
+    run = subprocess.run(
+        ["ogrinfo", "-ro", "-so", source, "current_sites"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Geometry: Point" in run.stdout and "Feature Count: 120" in run.stdout
+    assert "FID Column = fid" in run.stdout and "county_code: String" in run.stdout
