@@ -1,6 +1,8 @@
 """One benchmark case per process: ``python -m bench.cases CASE [options]`` prints one JSON line.
 
-Each case runs in a fresh interpreter so its memory figures are its own: ``peak_rss_mb`` is the
+Each case runs in a fresh interpreter so its memory figures are its own, and imports the project
+modules it measures inside its function (not at the top): a case that assigns points must not
+also load the dashboard, DuckDB or Playwright into the process it measures. ``peak_rss_mb`` is the
 process high-water mark (``getrusage``), ``traced_peak_mb`` the peak of Python/numpy
 allocations (``tracemalloc``) during one extra, untimed run of the measured call only.
 Times are wall-clock seconds, median of the repetitions (each on freshly parsed polygons,
