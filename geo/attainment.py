@@ -11,11 +11,14 @@ every county in scope to reach the value on its own, and adds one row per county
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from base.errors import InputError
 from geo.boundaries import CITY_CODE, CITY_NAME, Units
 from layers.schema import level_counts
 
@@ -83,11 +86,25 @@ class Plan(NamedTuple):
     reported: pd.DataFrame
 
 
+# How each comparator of targets.csv is met. "=" is the plan naming a number to create
+# ("全市打造3个…试点县区"): creating 4 still meets it, so it is met from that number up, like ">=".
+COMPARATORS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    "=": operator.ge,
+}
+
+
+def meets(actual: float, comparator: str, value: float) -> bool:
+    """Whether ``actual`` meets a target of ``value`` with ``comparator`` (see COMPARATORS)."""
+    if comparator not in COMPARATORS:
+        raise InputError(f"unknown comparator {comparator!r} in the plan's targets")
+    return bool(COMPARATORS[comparator](actual, value))
+
+
 def _status(actual: float | None, comparator: str, value: float) -> str:
     if actual is None or (isinstance(actual, float) and np.isnan(actual)):
         return "no_data"
-    ok = actual == value if comparator == "=" else actual >= value
-    return "met" if ok else "behind"
+    return "met" if meets(actual, comparator, value) else "behind"
 
 
 def _matching_sites(sites: pd.DataFrame, target: pd.Series, *, as_of: int | None) -> pd.DataFrame:
@@ -108,6 +125,16 @@ def _matching_sites(sites: pd.DataFrame, target: pd.Series, *, as_of: int | None
         year = pd.to_numeric(sel["year"], errors="coerce")
         sel = sel[year.isna() | (year <= as_of)]
     return sel
+
+
+def _city_only(sites: pd.DataFrame) -> pd.Series:
+    """Sites known to be in Xining but in no particular county (``location_precision`` city).
+
+    Not sites outside the city or ones that could not be placed: they have no county either,
+    but nothing says they are in Xining.
+    """
+    no_county = sites["county_code"].fillna("") == ""
+    return no_county & sites["location_precision"].eq("city")
 
 
 def _row(spec: pd.Series, **values) -> dict:
@@ -158,7 +185,7 @@ def attainment(
                 met = 0
                 for code in scope_codes:
                     actual = float(per.get(code, 0))
-                    met += actual >= value
+                    met += meets(actual, t["comparator"], value)
                     rows.append(
                         _row(
                             t,
@@ -183,7 +210,7 @@ def attainment(
             else:
                 count = len(in_scope)
                 if t["scope"] == "city":  # city-wide: sites known only to be in Xining count too
-                    count += int((sel["county_code"].fillna("") == "").sum())
+                    count += int(_city_only(sel).sum())
                 rows.append(
                     _row(
                         t,

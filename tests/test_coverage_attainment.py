@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from base.errors import InputError
 from geo.assign import assign_sites
-from geo.attainment import TARGET_COLUMNS, attainment
+from geo.attainment import COMPARATORS, TARGET_COLUMNS, Plan, attainment
 from geo.backends.files import load_plan_from_files
 from geo.coverage import summarize
 from geo.loader import load_plan
@@ -157,3 +158,84 @@ def test_attainment_counts_levels_subtypes_years_and_planned(toy_units, tmp_path
     then = attainment(toy_units, out, load_plan_from_files(plan), as_of=2020).iloc[0]
     assert (then["actual"], then["status"]) == (1.0, "behind")
     assert np.isclose(then["ratio"], 0.5)
+
+
+# ------------------------------------------------ who counts toward a city-wide target (#17)
+
+
+def _plan(*, comparator=">=", value=2, scope="city", counties="630901;630902", aggregate="total"):
+    """One count target on the toy counties (the columns of data/plan/targets.csv)."""
+    row = dict.fromkeys(TARGET_COLUMNS, "")
+    row.update(
+        target_id="t",
+        indicator_zh="众创空间",
+        indicator_en="Maker spaces",
+        comparator=comparator,
+        value=float(value),
+        unit="家",
+        scope=scope,
+        scope_counties=counties,
+        aggregate=aggregate,
+        layer="incubator",
+        measure="count",
+    )
+    targets = pd.DataFrame([row], columns=list(TARGET_COLUMNS))
+    empty = pd.DataFrame(columns=["designation", "county_code", "township_code"])
+    reported = pd.DataFrame(columns=["target_id", "period", "scope_code", "value", "source"])
+    return Plan(targets, empty, reported)
+
+
+def _city_row(units, sites, plan) -> pd.Series:
+    table = attainment(units, assign_sites(sites, units), plan)
+    return table[table["scope_code"] == "630100"].iloc[0]
+
+
+def test_sites_outside_xining_never_count_toward_a_city_wide_target(toy_units):
+    inside = [{"name": f"在{i}", "lon": 101.25, "lat": 36.25} for i in range(1)]
+    beijing = [{"name": f"京{i}", "lon": 116.40, "lat": 39.90} for i in range(5)]
+    row = _city_row(toy_units, make_sites(inside + beijing), _plan(value=2))
+    assert (row["actual"], row["status"]) == (1.0, "behind")  # five Beijing rows do not help
+
+
+def test_unplaced_sites_never_count_toward_a_city_wide_target(toy_units):
+    nowhere = [{"name": f"无{i}", "county": "不存在县"} for i in range(3)]
+    row = _city_row(toy_units, make_sites(nowhere), _plan(value=1))
+    assert (row["actual"], row["status"]) == (0.0, "behind")
+
+
+def test_sites_known_only_to_be_in_xining_count_toward_a_city_wide_target(toy_units):
+    city_only = [{"name": "市", "location_precision": "city"}]
+    placed = [{"name": "县", "lon": 101.25, "lat": 36.25}]
+    row = _city_row(toy_units, make_sites(city_only + placed), _plan(value=2))
+    assert (row["actual"], row["status"]) == (2.0, "met")
+
+
+@pytest.mark.parametrize(("comparator", "n", "status"), [("=", 4, "met"), ("=", 3, "met")])
+def test_creating_more_than_the_plan_names_meets_an_equals_target(toy_units, comparator, n, status):
+    """ "全市打造3个": with 4 the target is met, not missed for being exceeded."""
+    sites = make_sites([{"name": f"s{i}", "lon": 101.25, "lat": 36.25} for i in range(n)])
+    row = _city_row(toy_units, sites, _plan(comparator=comparator, value=3))
+    assert row["status"] == status
+
+
+def test_fewer_than_the_plan_names_is_behind_for_every_comparator(toy_units):
+    sites = make_sites([{"name": f"s{i}", "lon": 101.25, "lat": 36.25} for i in range(2)])
+    for comparator in COMPARATORS:
+        assert _city_row(toy_units, sites, _plan(comparator=comparator, value=3))["status"] == (
+            "behind"
+        )
+
+
+def test_a_county_that_exceeds_an_equals_target_counts_as_meeting_it(toy_units):
+    sites = make_sites([{"name": f"s{i}", "lon": 101.25, "lat": 36.25} for i in range(2)])
+    plan = _plan(comparator="=", value=1, scope="each_county", aggregate="each")
+    table = attainment(toy_units, assign_sites(sites, toy_units), plan).set_index("scope_code")
+    assert table.at["630901", "status"] == "met"  # 2 of "1" is met
+    assert table.at["630902", "status"] == "behind"
+    assert table.at["630100", "actual"] == 1.0  # one county of two meets it
+
+
+def test_an_unknown_comparator_is_refused_not_guessed(toy_units):
+    sites = make_sites([{"name": "s", "lon": 101.25, "lat": 36.25}])
+    with pytest.raises(InputError, match="comparator"):
+        _city_row(toy_units, sites, _plan(comparator=">"))
