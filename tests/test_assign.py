@@ -177,3 +177,33 @@ def test_threads_sharing_the_units_assign_safely():
         timeout=300,
     )
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def _reversed_codes(units):
+    """The toy units with the larger code first in every table: "first polygon" and
+    "smallest code" now disagree, as they do in real registers."""
+    counties = units.counties.iloc[::-1].reset_index(drop=True)
+    townships = units.townships.iloc[::-1].reset_index(drop=True)
+    return type(units).from_frames(
+        counties,
+        townships,
+        villages=units.villages,
+        township_seats=units.township_seats,
+        county_seats=units.county_seats,
+    )
+
+
+def test_border_point_goes_to_the_smallest_code_not_the_first_polygon(toy_units):
+    units = _reversed_codes(toy_units)
+    assert units.counties["code"].tolist() == ["630902", "630901"]  # larger code first
+    sites = make_sites(
+        [
+            {"name": "县界", "lon": 101.5, "lat": 36.7},  # county border
+            {"name": "乡界", "lon": 101.25, "lat": 36.5},  # township border inside 甲县
+            {"name": "四角", "lon": 101.5, "lat": 36.5},  # corner of all four
+        ]
+    )
+    out = assign_sites(sites, units)
+    assert out["county_code"].tolist() == ["630901", "630901", "630901"]
+    assert out["township_code"].tolist() == ["630901101", "630901100", "630901100"]
+    assert all("on_border" in f for f in out["flags"])

@@ -176,3 +176,16 @@ def test_cli_help_for_each_command():
     for cmd in ("summarize", "assign", "attainment"):
         proc = run(cmd, "--help")
         assert proc.returncode == 0 and "--output" in proc.stdout
+
+
+def test_xlsx_never_holds_a_formula(tmp_path):
+    """Excel runs a cell that starts like a formula: every such cell is written as text."""
+    hostile = ['=HYPERLINK("http://x","点我")', "+1+1", "-2+3", "@SUM(A1)", "=1+1"]
+    frame = pd.DataFrame({"name": hostile, "n": [1, 2, 3, 4, 5]})
+    path = tmp_path / "h.xlsx"
+    path.write_bytes(to_xlsx(frame, sheet="名录"))
+    ws = openpyxl.load_workbook(path)["名录"]
+    cells = [ws.cell(row=r, column=1) for r in range(2, 7)]
+    assert [c.data_type for c in cells] == ["s"] * 5  # text, not "f" (formula)
+    assert [c.value for c in cells] == ["'" + v for v in hostile]
+    assert [ws.cell(row=r, column=2).value for r in range(2, 7)] == [1, 2, 3, 4, 5]

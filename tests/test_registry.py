@@ -101,3 +101,20 @@ def test_unusable_files_raise_clear_errors(tmp_path, content, name, message):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(InputError, match="file not found"):
         read_sites(tmp_path / "nope.csv")
+
+
+def test_same_name_at_different_places_is_not_a_duplicate(tmp_path):
+    """Branches of one chain ("邮政服务点") in different villages, townships or counties are
+    separate sites; only the same name at the same place is a duplicate."""
+    header = "name,layer,county,township,village\n"
+    rows = [
+        "邮政服务点,ecommerce,湟中区,多巴镇,毛家台村",  # 2
+        "邮政服务点,ecommerce,湟中区,多巴镇,双寨村",  # 3 other village
+        "邮政服务点,ecommerce,湟中区,鲁沙尔镇,",  # 4 other township
+        "邮政服务点,ecommerce,大通回族土族自治县,,",  # 5 other county
+        "邮政服务点,ecommerce,湟中区,多巴镇,毛家台村",  # 6 same place as row 2
+    ]
+    load = read_sites(write(tmp_path, header + "\n".join(rows) + "\n"))
+    assert load.sites["row"].tolist() == [2, 3, 4, 5]
+    assert load.rejects["row"].tolist() == [6]
+    assert load.rejects["reason"].tolist() == ["duplicate of row 2"]
