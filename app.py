@@ -2,17 +2,12 @@
 
 import streamlit as st
 
+from dashboard.secrets import SecretsFileError, secret, stop_on_broken_file
 from dashboard.ui import main
 from geo.backends import DATABASE_URL_ENV, configure
 
-
-def _database_url_from_secrets() -> str | None:
-    """XINING_DATABASE_URL from .streamlit/secrets.toml (PostGIS); none: the embedded files."""
-    try:
-        return st.secrets.get(DATABASE_URL_ENV)
-    except Exception:  # no secrets file at all
-        return None
-
-
-configure(_database_url_from_secrets())
+try:
+    configure(secret(DATABASE_URL_ENV))  # no secrets file: the embedded files
+except SecretsFileError:
+    stop_on_broken_file(str(st.query_params.get("lang", "zh")))
 main()

@@ -20,6 +20,7 @@ import streamlit as st
 
 from dashboard import upload
 from dashboard.map_component import MapPayload, map_payload, show_map
+from dashboard.secrets import secret
 from geo.attainment import Plan
 from geo.boundaries import Units
 from geo.classify import SCHEMES, STATUS_COLORS
@@ -113,13 +114,7 @@ def _basemap_key(name: str) -> str:
     provider = available().get(name)
     if provider is None or not provider.needs_key:
         return ""
-    key = os.environ.get(provider.needs_key, "")
-    if not key:
-        try:
-            key = str(st.secrets.get(provider.needs_key, ""))
-        except Exception:  # no secrets file configured
-            key = ""
-    return key
+    return os.environ.get(provider.needs_key, "") or secret(provider.needs_key) or ""
 
 
 def _css(meeting: bool) -> None:

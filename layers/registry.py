@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError, ProjError
 
 from base.crs import WGS84
 from base.errors import InputError
@@ -739,11 +741,9 @@ def _points_of(geoms: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _crs_name(label: str) -> str:
-    from pyproj import CRS
-
     try:
         return CRS.from_user_input(label).name
-    except Exception:  # a label PROJ does not name (GCJ-02, BD-09)
+    except CRSError:  # a label PROJ does not name (GCJ-02, BD-09)
         return label
 
 
@@ -816,9 +816,10 @@ def registry_frame(sites: pd.DataFrame, *, keep_extra: bool = True) -> pd.DataFr
     for label in pd.unique(crs[has]):
         m = has & (crs == label)
         try:
-            parse_crs(str(label))
-            a, b = from_wgs84_any(lon[m], lat[m], str(label))
-        except Exception:  # a system PROJ cannot write back to: WGS84 (and the label says so)
+            a, b = from_wgs84_any(lon[m], lat[m], parse_crs(str(label)))
+        except (InputError, CRSError, ProjError):
+            # a label that is no coordinate system, or one PROJ cannot write back to: the
+            # coordinates are written as WGS84, and the label says so
             a, b = lon[m], lat[m]
             crs[m] = WGS84
         x[m], y[m] = a, b

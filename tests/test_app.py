@@ -10,6 +10,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dashboard.secrets import MESSAGES, secret
 from geo.loader import load_plan
 from maps.offline import external_urls
 
@@ -186,3 +187,31 @@ def test_every_view_control_is_bound_to_the_url(app):
     assert expected <= bound
     app.sidebar.radio(key="mode").set_value("attainment").run()
     assert app.sidebar.selectbox(key="target").proto.query_param_key == "target"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_broken_secrets_file_is_one_sentence_not_a_silent_fall_back(tmp_path, monkeypatch, lang):
+    """A malformed .streamlit/secrets.toml used to be taken for "no database" (the page then
+    showed the bundled files as if they were the shared database's)."""
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text(
+        'XINING_DATABASE_URL = "postgresql://planner:s3cret-pw@gis-db/xining\n', encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(st.secrets, "_secrets", None)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.query_params["lang"] = lang
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [MESSAGES[lang]]
+    assert not at.get("component_instance")  # no map of the wrong data
+    page = json.dumps([str(e) for e in at.main]) + json.dumps([str(e) for e in at.sidebar])
+    assert "s3cret-pw" not in page and "gis-db" not in page
+
+
+def test_no_secrets_file_means_the_bundled_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(st.secrets, "_secrets", None)
+    assert secret("XINING_DATABASE_URL") is None

@@ -259,11 +259,12 @@ def build_view(
     if state.level == "county" or state.county:
         label_src = label_src[label_src.geometry.notna()]
         pts = label_src.geometry.representative_point()
-        labels = [(p.x, p.y, _short(n)) for p, n in zip(pts, label_src["name"])]
+        names = label_src["code"].map(county_labels(units)).fillna(label_src["name"])
+        labels = [(p.x, p.y, n) for p, n in zip(pts, names)]
     else:
         c = units.counties
         pts = c.geometry.representative_point()
-        labels = [(p.x, p.y, _short(n)) for p, n in zip(pts, c["name"])]
+        labels = [(p.x, p.y, n) for p, n in zip(pts, c["code"].map(county_labels(units)))]
     seats = units.township_seats.set_index("code")
     highlights = [
         (float(seats.at[c, "lon"]), float(seats.at[c, "lat"]), c)
@@ -302,6 +303,14 @@ def build_view(
     )
 
 
-def _short(name: str) -> str:
-    """Short county label: 大通回族土族自治县 → 大通县 (the map has little room)."""
-    return "大通县" if name == "大通回族土族自治县" else name
+LABEL_CHARS = 4  # a county name longer than this is labelled by its short name and level
+
+
+def county_labels(units: Units) -> dict[str, str]:
+    """Map label per county code: the name, or for a long one its short name with the last
+    character of its name, the level (大通回族土族自治县 → 大通县): the map has little room."""
+    c = units.counties
+    return {
+        code: name if len(name) <= LABEL_CHARS or not short else short + name[-1]
+        for code, name, short in zip(c["code"], c["name"], c["short_name"], strict=True)
+    }
