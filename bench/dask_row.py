@@ -105,11 +105,6 @@ def _count_columns() -> list[str]:
     return [f"n_{k}{kind}" for k in LAYERS for kind in ("", "_sample", "_approx")]
 
 
-def _same_counts(a, b) -> bool:
-    cols = _count_columns()
-    return bool((a[cols].to_numpy() == b[cols].to_numpy()).all())
-
-
 def _run_alone(path: Path, mode: str) -> dict:
     """One path in a fresh process, so its peak memory is its own."""
     proc = subprocess.run(

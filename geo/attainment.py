@@ -22,8 +22,6 @@ from base.errors import InputError
 from geo.boundaries import CITY_CODE, CITY_NAME, Units
 from layers.schema import level_counts
 
-STATUSES = ("met", "behind", "no_data")
-
 # Columns of data/plan/targets.csv, in file order (see data/plan/PROVENANCE.md).
 TARGET_COLUMNS = (
     "target_id",

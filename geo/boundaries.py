@@ -154,17 +154,6 @@ class Units:
             codes = [c for c in codes if c.startswith(county_code)]
         return codes
 
-    def township_seat(self, code: str) -> tuple[float, float] | None:
-        seats = self.township_seats.set_index("code")
-        if code not in seats.index:
-            return None
-        row = seats.loc[code]
-        return float(row["lon"]), float(row["lat"])
-
-    def county_seat(self, code: str) -> tuple[float, float]:
-        row = self.county_seats.set_index("code").loc[code]
-        return float(row["lon"]), float(row["lat"])
-
     def with_township_polygons(
         self, polygons: gpd.GeoDataFrame, *, geometry_source: str = "official"
     ) -> Units:

@@ -28,7 +28,6 @@ class Sites:
 
     assigned: gpd.GeoDataFrame
     load: SiteLoad
-    replaced_layers: tuple[str, ...] = ()
 
     @property
     def problems(self) -> gpd.GeoDataFrame:
@@ -75,4 +74,4 @@ def assemble_sites(
     sites, place_notes = normalize_places(sites, units)
     if not place_notes.empty:
         load.notes = pd.concat([load.notes, place_notes], ignore_index=True)
-    return Sites(assign_sites(sites, units), load, tuple(replaced))
+    return Sites(assign_sites(sites, units), load)

@@ -40,7 +40,6 @@ from base.errors import InputError
 # A generous box around Xining (the city spans 100.87–101.91 °E, 36.23–37.47 °N): a point that
 # lands here only after swapping its two values was swapped in the file.
 NEAR_XINING = (99.0, 35.0, 104.0, 39.0)
-XINING_CENTRE = (101.78, 36.62)
 
 # Cell values that mean "nothing here" in Chinese office exports.
 PLACEHOLDERS = frozenset(

@@ -30,7 +30,6 @@ COLUMNS: tuple[str, ...] = (
     "status",
     "note",
 )
-REQUIRED: tuple[str, ...] = ("name", "layer")
 
 
 @dataclass(frozen=True)
@@ -196,10 +195,3 @@ def level_counts(level: str, min_level: str | None) -> bool:
     if level not in LEVEL_RANK:
         return False
     return LEVEL_RANK[level] <= LEVEL_RANK[min_level]
-
-
-def layer_of(key: str) -> Layer:
-    try:
-        return LAYERS[key]
-    except KeyError:
-        raise KeyError(f"Unknown layer '{key}'. Layers: {', '.join(LAYERS)}") from None

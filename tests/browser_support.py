@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +47,6 @@ class StreamlitServer:
     started_at: float  # time.monotonic() when the process was spawned
     healthy_at: float  # time.monotonic() when /_stcore/health first answered "ok"
     log_path: Path
-    stats: dict = field(default_factory=dict)  # filled by tests (cold start, ...)
 
     @property
     def url(self) -> str:

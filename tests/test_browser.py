@@ -3,9 +3,6 @@
 One Streamlit server (``streamlit run app.py``) per module on a free port and one Chromium
 (Debian's /usr/bin/chromium). The map lives in the streamlit-folium component iframe; tests
 find the frame whose document has ``.leaflet-container``. Screenshots go to tests/artifacts/.
-
-Known bugs are pinned by ``xfail(strict=True)`` tests with the bug in the reason: once the
-bug is fixed the test passes, strict turns that into a failure, and the marker goes.
 """
 
 from __future__ import annotations
@@ -55,20 +52,6 @@ MAP_TIMEOUT = 60_000  # ms: generous waits (2 shared cores); the cold start boun
 # Unit polygons, and site DivIcons on the map (the legend repeats the .xn-site swatch).
 N_PATHS_JS = "() => document.querySelectorAll('path.leaflet-interactive').length"
 N_MARKERS_JS = "() => document.querySelectorAll('.leaflet-marker-pane .xn-site').length"
-
-URL_LABEL_BUG = (
-    "BUG dashboard/ui.py: bound widgets read and write their format_func label in the URL "
-    "(county=大通回族土族自治县, lang=English), so ?county=630121 and ?lang=en are dropped"
-)
-LANG_SWITCH_BUG = (
-    "BUG dashboard/ui.py: after a language switch select widgets come back with the old "
-    "language's label as value (basemap '无底图(离线)', county '全市', show ['科技园区', ...]): "
-    "zh -> English -> 中文 raises KeyError in main(); English + meeting mode shows no sites"
-)
-MEETING_720P_BUG = (
-    "BUG meeting mode: the 780 px map starts ~310 px down the page, so on a 1280x720 "
-    "screen the legend (bottom right of the map) is below the fold"
-)
 
 
 # --------------------------------------------------------------------------- fixtures

@@ -84,10 +84,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "upload": ("上传站点名录", "Upload a site registry"),
 }
 
-LAYER_FIELD_LABELS = {
-    "value_text": ("数值", "Value"),
-}
-
 
 def t(key: str, lang: str = "zh", **fmt: object) -> str:
     """The label ``key`` in ``lang`` ('zh' or 'en')."""

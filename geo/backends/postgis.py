@@ -359,13 +359,6 @@ class PostGISBackend:
         with self.connect() as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
 
-    def is_initialised(self) -> bool:
-        with self.connect(read_only=True) as conn:
-            row = conn.execute(
-                "SELECT to_regclass(%s) IS NOT NULL", (f"{self.schema}.registry_heads",)
-            ).fetchone()
-        return bool(row[0])
-
     # -- loading the bundled (or any) files into the database ----------------------------------
     def load_from(self, files, *, parts: Sequence[str] = ("boundaries", "plan", "registries")):
         """Copy data from a :class:`~geo.backends.files.FileBackend` into the database.
