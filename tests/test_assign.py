@@ -1,7 +1,6 @@
 """Assignment: each site to exactly one county and at most one township, with flags."""
 
 import numpy as np
-import pandas as pd
 
 from geo.assign import assign_sites
 from geo.coverage import summarize, totals_check
@@ -127,7 +126,6 @@ def test_approximate_locations_say_so(bundled):
     assert placed["location_precision"].isin(["township_seat", "county_seat"]).all()
     exact = a[a["location_precision"] == "exact"]
     assert (exact["assign_method"] == "point").all()
-    assert isinstance(a, pd.DataFrame)
 
 
 _THREADS_SCRIPT = """

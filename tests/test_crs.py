@@ -1,6 +1,7 @@
 """GCJ-02 / BD-09 conversions against published reference pairs, and CRS handling."""
 
 import numpy as np
+import prcoords
 import pytest
 from pyproj import Geod
 
@@ -21,12 +22,20 @@ from base.errors import InputError
 from layers.coords import parse_crs
 
 GEOD = Geod(ellps="WGS84")
-# Published in wandergis/coordtransform test/app.js for the input (116.404, 39.915).
+# Published in wandergis/coordtransform test/app.js for the input (116.404, 39.915): the forward
+# formulas only (its inverses are one-step approximations, no reference for ours).
 REFERENCE = [
-    (bd09_to_gcj02, (116.39762729119315, 39.90865673957631)),
     (gcj02_to_bd09, (116.41036949371029, 39.92133699351021)),
     (wgs84_to_gcj02, (116.41024449916938, 39.91640428150164)),
-    (gcj02_to_wgs84, (116.39775550083061, 39.91359571849836)),
+]
+# An independent implementation (PyPI prcoords, public domain; its "bored" inverses iterate).
+INDEPENDENT = [
+    (wgs84_to_gcj02, prcoords.wgs_gcj, 0.001),
+    (gcj02_to_bd09, prcoords.gcj_bd, 0.001),
+    (wgs84_to_bd09, prcoords.wgs_bd, 0.001),
+    (gcj02_to_wgs84, prcoords.gcj_wgs_bored, 0.02),
+    (bd09_to_gcj02, prcoords.bd_gcj_bored, 0.02),
+    (bd09_to_wgs84, prcoords.bd_wgs_bored, 0.02),
 ]
 
 
@@ -37,6 +46,21 @@ def metres(a, b) -> float:
 @pytest.mark.parametrize(("func", "expected"), REFERENCE, ids=lambda v: getattr(v, "__name__", ""))
 def test_published_reference_pairs_within_one_metre(func, expected):
     assert metres(func(116.404, 39.915), expected) < 1.0
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "metres_at_most"), INDEPENDENT, ids=lambda v: getattr(v, "__name__", "")
+)
+def test_conversions_agree_with_an_independent_implementation_over_xining(
+    ours, theirs, metres_at_most
+):
+    rng = np.random.default_rng(7)
+    lon = rng.uniform(100.8, 102.1, 300)
+    lat = rng.uniform(36.2, 37.5, 300)
+    x, y = ours(lon, lat)
+    ref = [theirs(prcoords.Coords(b, a)) for a, b in zip(lon, lat, strict=True)]
+    err = [metres((a, b), (r.lon, r.lat)) for a, b, r in zip(x, y, ref, strict=True)]
+    assert max(err) < metres_at_most
 
 
 def test_round_trips_over_xining_are_sub_centimetre():

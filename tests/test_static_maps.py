@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -348,16 +347,6 @@ def test_render_every_size_and_format(view_of, artifacts, name, state, fmt, size
         assert data.count(b"<path") > 100  # text as outlines: shows without the font
     else:
         assert data.startswith(b"%PDF")
-
-
-def test_png_render_is_fast(view_of):
-    view = view_of()
-    static.render_view(view)  # warm: font registration, caches
-    start, cpu = time.perf_counter(), time.process_time()
-    static.render_view(view, size=(1920, 1080))
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    print(f"1920x1080 PNG: {wall:.2f} s wall, {cpu:.2f} s CPU")
-    assert cpu < 3.0
 
 
 def test_the_png_text_uses_only_the_cjk_font(view_of):
