@@ -6,8 +6,8 @@ Here the sites stay in blocks (CSV read ``BLOCKSIZE`` at a time, or Parquet). Ea
 through the very same steps: the reader's checks (:mod:`geo.batch_rows`, with the file's row
 numbers; duplicates across blocks from a first pass), :func:`geo.places.normalize_places` and
 :func:`~geo.assign.assign_sites` with the units broadcast once to every worker. It is then
-reduced to a small :class:`~geo.coverage_parts.CoverageParts` (counts, units served,
-nearest-site distances), and the parts merge in a tree; :func:`geo.coverage_parts.finish` builds
+reduced to a small :class:`~geo.coverage.CoverageParts` (counts, units served,
+nearest-site distances), and the parts merge in a tree; :func:`geo.coverage.finish` builds
 the same table as ``summarize``. Every step is row by row (duplicates aside, handled
 globally), so the counts equal the in-memory path's however the file is split. The rows left out
 or flagged come back as :class:`~geo.batch_rows.Issues`.
@@ -55,8 +55,7 @@ from geo.batch_rows import (
     merge_issues,
 )
 from geo.boundaries import Units
-from geo.coverage import LEVELS
-from geo.coverage_parts import CoverageParts, finish, merge, parts_from_sites
+from geo.coverage import LEVELS, CoverageParts, finish, merge, parts_from_sites
 from geo.export import export, format_from_suffix, to_csv
 from geo.loader import load_units
 from geo.places import normalize_places

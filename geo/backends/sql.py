@@ -6,7 +6,7 @@ GIST-indexed ``counties`` and ``townships`` (``ST_Covers``: a point on a border 
 units, and goes to the smallest code, flagged ``on_border``, exactly as in memory). Coverage counts
 are a ``GROUP BY`` and the distance from each township seat to its nearest site is a KNN query
 (``ORDER BY a <-> b LIMIT 1`` on a GIST index) in UTM 47N (``ST_Transform(…, 32647)``), never
-degrees. The SQL results merge into :class:`geo.coverage_parts.CoverageParts`, so the final table
+degrees. The SQL results merge into :class:`geo.coverage.CoverageParts`, so the final table
 is built by the same code as the embedded one.
 """
 
@@ -22,7 +22,7 @@ import shapely
 
 from geo.assign import assign_sites
 from geo.boundaries import Units
-from geo.coverage_parts import COUNT_KEYS, CoverageParts, finish
+from geo.coverage import COUNT_KEYS, CoverageParts, finish
 from layers.schema import LAYERS
 
 PROJECTED_SRID = 32647
