@@ -29,6 +29,7 @@ _VILLAGE_SUFFIX = re.compile(
     r"(村民委员会|社区居民委员会|居民委员会|社区居委会|村委会|居委会|村委|社区|村)$"
 )
 _PREFIX = re.compile(r"^(青海省|青海)?(西宁市|西宁)?")
+_Change = tuple[str, str, str]  # (column, reason, value as stated): one note of a change
 
 
 def village_short_name(name: str) -> str:
@@ -131,59 +132,110 @@ class _Context:
 
     def resolve(
         self, county: str, township: str, village: str, address: str
-    ) -> tuple[tuple[str, str, str], list[tuple[str, str, str]]]:
-        units, names, cnames = self.units, self.names, self.cnames
-        changes: list[tuple[str, str, str]] = []
-        new_c, new_t, new_v = county, township, village
-        code = units.resolve_county(county) if county else None
-        if county and code is None:
-            found = _find_county(_PREFIX.sub("", county), self.ckeys)
-            if found:
-                code = found[0]
-                new_c = str(cnames[code])
-                changes.append(("county", f"county '{county}' read as {new_c}", county))
-        if township and not units.resolve_township(township, county_code=code):
-            rest = _PREFIX.sub("", township)
-            found = _find_county(rest, self.ckeys)
-            if found and rest.startswith(found[1]):
-                rest = rest[len(found[1]) :]
-                code = code or found[0]
-            town = units.resolve_township(rest, county_code=code) if rest else []
-            if len(town) == 1:
-                new_t = str(names[town[0]])
-                if not new_c:
-                    new_c = str(cnames[town[0][:6]])
-                changes.append(("township", f"township '{township}' read as {new_t}", township))
+    ) -> tuple[tuple[str, str, str], list[_Change]]:
+        """The place as assignment can match it, and the changes made (none if it matched)."""
+        new_c, code, changes = self._county_step(county)
+        new_t = township
+        if township and not self.units.resolve_township(township, county_code=code):
+            new_t, new_c, code, town_changes = self._township_step(
+                township, county_text=new_c, county_code=code
+            )
+            changes += town_changes
+        new_v = village
         if village and village not in self.vnames:
-            town = units.resolve_township(new_t, county_code=code) if new_t else []
-            found_v = _village(self.reg, self.vshort, village, code, town)
-            if found_v:
-                new_v = found_v
-                changes.append(("village", f"village '{village}' read as {found_v}", village))
+            new_v, village_changes = self._village_step(
+                village, township_text=new_t, county_code=code
+            )
+            changes += village_changes
         if address and not (county or township or village):
-            place = _PREFIX.sub("", address.replace(" ", ""))
-            found = _find_county(place, self.ckeys)
-            # Only an address in a county of Xining, and no other city or province before it.
-            if found and not re.search(r"[省市州]", place[: place.find(found[1])]):
-                c_code = found[0]
-                t_code = _find_township(place, c_code, self.tkeys)
-            else:
-                c_code = t_code = None
-            parts = []
-            if c_code:
-                new_c = str(cnames[c_code])
-                parts.append(new_c)
-            if t_code:
-                new_t = str(names[t_code])
-                parts.append(new_t)
-                after = place.split(new_t)[-1] if new_t in place else place
-                m = re.search(r"([\u4e00-\u9fff]{1,6}?)(村|社区)", after)
-                if m:
-                    new_v = _village(self.reg, self.vshort, m.group(1), c_code, [t_code])
-                    if new_v:
-                        parts.append(new_v)
-            if parts:
-                changes.append(
-                    ("address", "place read from the address: " + " ".join(parts), address)
-                )
+            (new_c, new_t, new_v), address_changes = self._address_step(
+                address, current=(new_c, new_t, new_v)
+            )
+            changes += address_changes
         return (new_c, new_t, new_v), changes
+
+    def _county_step(self, county: str) -> tuple[str, str | None, list[_Change]]:
+        """County text and code as stated, or of the county named after a province or city
+        ("青海省西宁市湟中区") or inside the text, so later steps know the county."""
+        code = self.units.resolve_county(county) if county else None
+        if not county or code is not None:
+            return county, code, []
+        found = _find_county(_PREFIX.sub("", county), self.ckeys)
+        if not found:
+            return county, code, []
+        code = found[0]
+        new_c = str(self.cnames[code])
+        return new_c, code, [("county", f"county '{county}' read as {new_c}", county)]
+
+    def _township_step(
+        self, township: str, *, county_text: str, county_code: str | None
+    ) -> tuple[str, str, str | None, list[_Change]]:
+        """Township text, county text and code for a township that does not match as written:
+        a province, city or county in front of it is split off (a county found there also
+        gives the county code when none was known)."""
+        code = county_code
+        rest = _PREFIX.sub("", township)
+        found = _find_county(rest, self.ckeys)
+        if found and rest.startswith(found[1]):
+            rest = rest[len(found[1]) :]
+            code = code or found[0]
+        town = self.units.resolve_township(rest, county_code=code) if rest else []
+        if len(town) != 1:
+            return township, county_text, code, []
+        new_t = str(self.names[town[0]])
+        new_c = county_text or str(self.cnames[town[0][:6]])
+        return (
+            new_t,
+            new_c,
+            code,
+            [("township", f"township '{township}' read as {new_t}", township)],
+        )
+
+    def _village_step(
+        self, village: str, *, township_text: str, county_code: str | None
+    ) -> tuple[str, list[_Change]]:
+        """Village text for a village not in the register as written: its short form, when
+        exactly one village of the stated county and township fits."""
+        town = (
+            self.units.resolve_township(township_text, county_code=county_code)
+            if township_text
+            else []
+        )
+        found_v = _village(self.reg, self.vshort, village, county_code, town)
+        if not found_v:
+            return village, []
+        return found_v, [("village", f"village '{village}' read as {found_v}", village)]
+
+    def _address_step(
+        self, address: str, *, current: tuple[str, str, str]
+    ) -> tuple[tuple[str, str, str], list[_Change]]:
+        """County, township and village read from the address of a row that names none of
+        them (``current`` is kept where the address does not name one)."""
+        new_c, new_t, new_v = current
+        place = _PREFIX.sub("", address.replace(" ", ""))
+        c_code, t_code = self._address_codes(place)
+        parts = []
+        if c_code:
+            new_c = str(self.cnames[c_code])
+            parts.append(new_c)
+        if t_code:
+            new_t = str(self.names[t_code])
+            parts.append(new_t)
+            after = place.split(new_t)[-1] if new_t in place else place
+            m = re.search(r"([\u4e00-\u9fff]{1,6}?)(村|社区)", after)
+            if m:
+                new_v = _village(self.reg, self.vshort, m.group(1), c_code, [t_code])
+                if new_v:
+                    parts.append(new_v)
+        if not parts:
+            return (new_c, new_t, new_v), []
+        reason = "place read from the address: " + " ".join(parts)
+        return (new_c, new_t, new_v), [("address", reason, address)]
+
+    def _address_codes(self, place: str) -> tuple[str | None, str | None]:
+        """County and township codes named in an address; none unless the address is in a
+        county of Xining with no other city or province before it."""
+        found = _find_county(place, self.ckeys)
+        if found and not re.search(r"[省市州]", place[: place.find(found[1])]):
+            return found[0], _find_township(place, found[0], self.tkeys)
+        return None, None

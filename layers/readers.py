@@ -71,7 +71,6 @@ class RawTable:
     crs: str | None = None  # the file's own coordinate system for ``geometry``
     bad_rows: list[dict] = field(default_factory=list)  # row, column, reason, value
     notes: list[str] = field(default_factory=list)  # what the reader decided, for the report
-    row_word: str = "row"  # "row" (spreadsheet row) or "feature"
 
 
 # --- source handling ------------------------------------------------------------------------
@@ -263,15 +262,41 @@ def _table_from_rows(
     if not rows or not any(any(c.strip() for c in r) for r in rows):
         raise InputError(f"{name}: the file is empty.")
     h = _find_header(rows)
-    header = list(rows[h])
+    header = _merged_header(rows, h)
     notes = []
-    # A header cell left empty under a merged cell above takes the text above it.
+    header, first_data = _second_header_row(rows, h, header, name=name, notes=notes)
+    width, header = _table_width(rows, header, first_data=first_data, strict_width=strict_width)
+    headers = _unique_headers(header[:width])
+    if h > 0:
+        notes.append(f"{name}: header found on row {h + 1}; rows above it skipped")
+    data, index, blank, bad = _data_rows(
+        rows, h, first_data=first_data, width=width, strict_width=strict_width
+    )
+    if blank:
+        shown = ", ".join(map(str, blank[:10])) + (" …" if len(blank) > 10 else "")
+        notes.append(f"{name}: {len(blank)} empty row(s) skipped (rows {shown})")
+    frame = pd.DataFrame(data, columns=headers, index=pd.Index(index, dtype="int64"), dtype=object)
+    if unquote:
+        _unquote_neutralised(frame)
+    return RawTable(frame, name, kind, bad_rows=bad, notes=notes)
+
+
+def _merged_header(rows: list[list[str]], h: int) -> list[str]:
+    """The header row (a copy), each empty cell under a merged cell above taking its text."""
+    header = list(rows[h])
     if h > 0:
         above = rows[h - 1]
         for j, cell in enumerate(header):
             if not cell.strip() and j < len(above) and above[j].strip():
                 header[j] = above[j]
-    # Two header rows ("坐标" over "经度 | 纬度"): the second one names those columns.
+    return header
+
+
+def _second_header_row(
+    rows: list[list[str]], h: int, header: list[str], *, name: str, notes: list[str]
+) -> tuple[list[str], int]:
+    """Header and first data row index, reading two header rows ("坐标" over "经度 | 纬度") as
+    one when the row below names only known columns (noted in ``notes``)."""
     first_data = h + 1
     if h + 1 < len(rows):
         below = rows[h + 1]
@@ -283,6 +308,14 @@ def _table_from_rows(
                 header[j] = below[j]
             first_data = h + 2
             notes.append(f"{name}: two header rows ({h + 1} and {h + 2}) read as one")
+    return header, first_data
+
+
+def _table_width(
+    rows: list[list[str]], header: list[str], *, first_data: int, strict_width: bool
+) -> tuple[int, list[str]]:
+    """Number of columns kept, and the header padded to it: trailing empty header cells
+    (Excel's trailing commas) dropped; without ``strict_width``, widened to the widest row."""
     width = len(header)
     while width and not header[width - 1].strip():
         width -= 1  # trailing empty header cells (Excel's trailing commas)
@@ -296,9 +329,14 @@ def _table_from_rows(
         )
         width = max(width, used)
         header = header + [""] * (width - len(header))
-    headers = _unique_headers(header[:width])
-    if h > 0:
-        notes.append(f"{name}: header found on row {h + 1}; rows above it skipped")
+    return width, header
+
+
+def _data_rows(
+    rows: list[list[str]], h: int, *, first_data: int, width: int, strict_width: bool
+) -> tuple[list[list[str]], list[int], list[int], list[dict]]:
+    """Data cells padded to ``width``, their row numbers, the empty rows skipped and the rows
+    rejected as wider than the header (only when ``strict_width``)."""
     data, index, blank, bad = [], [], [], []
     for i in range(first_data, len(rows)):
         row = rows[i]
@@ -324,17 +362,17 @@ def _table_from_rows(
             cells = cells + [""] * (width - len(cells))
         data.append(cells)
         index.append(number)
-    if blank:
-        shown = ", ".join(map(str, blank[:10])) + (" …" if len(blank) > 10 else "")
-        notes.append(f"{name}: {len(blank)} empty row(s) skipped (rows {shown})")
-    frame = pd.DataFrame(data, columns=headers, index=pd.Index(index, dtype="int64"), dtype=object)
-    for col in frame.columns if unquote else ():
+    return data, index, blank, bad
+
+
+def _unquote_neutralised(frame: pd.DataFrame) -> None:
+    """Cells our own exports neutralised ("'=…") read back as they were (in place)."""
+    for col in frame.columns:
         values = frame[col].to_numpy()
         maybe = [v[:1] == "'" for v in values]
-        if any(maybe):  # cells our own exports neutralised ("'=…") read back as they were
+        if any(maybe):
             quoted = frame[col].where(maybe, "").str.match(_NEUTRALISED).fillna(False)
             frame.loc[quoted, col] = frame.loc[quoted, col].str[1:]
-    return RawTable(frame, name, kind, bad_rows=bad, notes=notes)
 
 
 def _delimiter(lines: list[str]) -> str:
@@ -476,7 +514,7 @@ def read_json_bytes(data: bytes, name: str) -> RawTable:
         records = [{k: cell_text(v) for k, v in r.items()} for r in doc]
         frame = pd.DataFrame.from_records(records).fillna("").astype(object)
         frame.index = pd.Index(np.arange(1, len(frame) + 1), dtype="int64")
-        return RawTable(frame, name, "json", notes=_encoding_note(name, encoding), row_word="item")
+        return RawTable(frame, name, "json", notes=_encoding_note(name, encoding))
     features = doc.get("features") if isinstance(doc, dict) else None
     if not isinstance(features, list):
         raise InputError(f"{name}: a GeoJSON FeatureCollection with features is needed.")
@@ -516,7 +554,6 @@ def read_json_bytes(data: bytes, name: str) -> RawTable:
         crs=crs,
         bad_rows=bad,
         notes=_encoding_note(name, encoding),
-        row_word="feature",
     )
 
 
@@ -706,7 +743,7 @@ def _vector_table(gdf: gpd.GeoDataFrame, name: str, kind: str, notes: list[str])
     frame.index = index
     geometry = gpd.GeoSeries(gdf.geometry.to_numpy(), index=index)
     crs = crs_label(gdf.crs) if gdf.crs is not None else None
-    return RawTable(frame, name, kind, geometry=geometry, crs=crs, notes=notes, row_word="feature")
+    return RawTable(frame, name, kind, geometry=geometry, crs=crs, notes=notes)
 
 
 # --- dispatch ---------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from pyproj.exceptions import CRSError, ProjError
 from base.crs import WGS84
 from base.errors import InputError
 from base.settings import MAX_SITE_YEAR, MIN_SITE_YEAR, SITES_DIR
-from layers.columns import ADDRESS, HEADER_ALIASES, LONLAT, map_columns
+from layers.columns import ADDRESS, HEADER_ALIASES, LONLAT, ColumnMap, map_columns
 from layers.coords import (
     clean_series,
     from_wgs84_any,
@@ -318,189 +318,35 @@ def validate_table(
     name = table.filename
     cmap = map_columns(table.frame.columns)
     total = len(table.frame) + len(table.bad_rows)
-    if total > MAX_ROWS:
-        raise InputError(f"{name}: {total} rows is more than the {MAX_ROWS:,} limit.")
-    if "name" not in cmap.rename.values():
-        raise InputError(
-            f"{name}: no name column (名称). Columns found: {list(table.frame.columns)}"
-        )
+    _check_table(table, cmap, total=total)
     lonlat_header = next((h for h, c in cmap.rename.items() if c == LONLAT), None)
     rename = {h: c for h, c in cmap.rename.items() if c != LONLAT}
     extra = [h for h in cmap.extra if h not in RESERVED]
     if lonlat_header:
         extra.append(lonlat_header)
-    file_notes = list(table.notes)
-    dropped = [h for h in cmap.extra if h in RESERVED]
-    if dropped:
-        file_notes.append(
-            f"{name}: column(s) {', '.join(dropped)} replaced by this file's own name and rows"
-        )
-    for col, crs_name in cmap.crs.items():
-        header = next(h for h, c in cmap.rename.items() if c == col)
-        file_notes.append(f"{name}: column '{header}' read as {crs_name} coordinates")
+    file_notes = _column_notes(table, cmap)
 
     frame = table.frame.rename(columns=rename)
     run = _Run(frame, name)
     raw_name = _raw(frame, "name")
     get = {c: run.text(c) for c in COLUMNS if c not in _FREE_TEXT}
 
-    # Total rows at the bottom of office tables ("合计 25个") are not sites.
-    for col in ("name", "county", "township", "village", "id"):
-        is_total = get[col].str.match(_TOTAL, case=False).to_numpy()
-        run.fail(is_total, col, f"a total row ({'/'.join(_TOTAL_WORDS)}), not a site", get[col])
-
-    # Name.
+    _fail_totals(run, get)
     run.fail(get["name"].eq("").to_numpy(), "name", "missing name")
-
-    # Layer, subtype, level.
-    layer_text, subtype_text = get["layer"], get["subtype"]
-    layer_key = map_unique(layer_text, _layer_of)
-    if layer is not None:
-        layer_key = layer_key.where(layer_text.ne(""), layer)
-    inferred = layer_text.eq("") & layer_key.eq("") & subtype_text.ne("")
-    if inferred.any():
-        layer_key = layer_key.where(~inferred, map_unique(subtype_text, _layer_of))
-        n_inf = int((inferred & layer_key.ne("")).sum())
-        if n_inf:
-            file_notes.append(f"{name}: layer taken from the type column for {n_inf} row(s)")
-    run.fail(
-        (layer_text.ne("") & layer_key.eq("")).to_numpy(),
-        "layer",
-        "unknown layer '" + layer_text + f"'; use one of {', '.join(LAYERS)}",
-        layer_text.to_numpy(),
-    )
-    choices = f"use one of {', '.join(LAYERS)} (or 孵化载体, 科技园区 …)"
-    untold = (layer_key.eq("") & subtype_text.ne("")).to_numpy()
-    run.fail(
-        untold,
-        "layer",
-        "missing layer, and the type '" + subtype_text + "' fits no layer; " + choices,
-        subtype_text.to_numpy(),
-    )
-    run.fail(layer_key.eq("").to_numpy(), "layer", f"missing layer; {choices}")
-    # A layer cell that holds a subtype word ("众创空间") also gives the subtype.
-    subtype_src = subtype_text.where(subtype_text.ne(""), layer_text.where(layer_key.ne("")))
-    subtype_src = subtype_src.fillna("")
-    pairs = layer_key.astype(str) + "\x1f" + subtype_src.astype(str)
-    subtype = map_unique(pairs, lambda p: _subtype_of(*p.split("\x1f")) if p[0] != "\x1f" else "")
-    subtype = subtype.where(subtype_src.ne(""), "")
-    bad_sub = (subtype_text.ne("") & subtype.eq("") & layer_key.ne("")).to_numpy()
-    if bad_sub.any():
-        run.fail(
-            bad_sub,
-            "subtype",
-            map_unique(
-                pairs.where(bad_sub, ""),
-                lambda p: (
-                    "unknown subtype '{1}' for {0}; use one of ".format(*p.split("\x1f"))
-                    + _choices(p.split("\x1f")[0])
-                    if p
-                    else ""
-                ),
-            ).to_numpy(),
-            subtype_text.to_numpy(),
-        )
-    # The source's own wording is kept when the subtype was read from a synonym.
-    note_given = _raw(frame, "subtype_note")
-    subtype_note = note_given.where(
-        note_given.ne("") | subtype_text.str.lower().eq(subtype), _raw(frame, "subtype")
-    )
-    level = map_unique(get["level"], _level_of)
-    run.fail(
-        (get["level"].ne("") & level.eq("")).to_numpy(),
-        "level",
-        f"unknown level; use one of {', '.join(LEVELS)} (国家级/省级/市级/县级)",
-        get["level"].to_numpy(),
-    )
-
-    # A level written into the type ("省级众创空间") when the level column says nothing.
-    level_in_type = get["level"].eq("") & subtype_text.ne("")
-    if level_in_type.any():
-        from_type = map_unique(subtype_text.where(level_in_type, ""), _level_in)
-        found = from_type.ne("")
-        if found.any():
-            level = level.where(~found, from_type)
-            file_notes.append(f"{name}: level taken from the type for {int(found.sum())} row(s)")
-
-    # Year.
-    year = pd.to_numeric(map_unique(get["year"], _year_of), errors="coerce")
-    run.fail(
-        (get["year"].ne("") & year.isna()).to_numpy(),
-        "year",
-        "year is not a 4-digit year",
-        get["year"].to_numpy(),
-    )
-    out_of_range = year.notna() & ~year.between(MIN_SITE_YEAR, MAX_SITE_YEAR)
-    run.fail(
-        out_of_range.to_numpy(),
-        "year",
-        f"year out of range {MIN_SITE_YEAR}–{MAX_SITE_YEAR}",
-        get["year"].to_numpy(),
-    )
-
-    # Sample flag.
-    low_sample = get["is_sample"].str.lower()
-    is_sample = low_sample.isin(_TRUE)
-    run.fail(
-        (~is_sample & ~low_sample.isin(_FALSE)).to_numpy(),
-        "is_sample",
-        "is_sample must be true or false",
-        get["is_sample"].to_numpy(),
-    )
+    layer_key = _layer_keys(run, get, layer=layer, notes=file_notes)
+    subtype, subtype_note = _subtypes(run, get, layer_key)
+    level = _levels(run, get, notes=file_notes)
+    year = _years(run, get)
+    is_sample = _sample_flags(run, get)
 
     # Coordinates.
     lon, lat, source_crs = _coordinates(run, table, get, frame, lonlat_header, cmap.crs, crs)
     file_notes += run.file_notes
 
-    # Status and precision.
-    status = map_unique(get["status"], lambda t: _STATUS_WORDS.get(t.lower().replace(" ", ""), "?"))
-    status = status.where(get["status"].ne(""), "built")
-    run.fail(
-        status.eq("?").to_numpy(),
-        "status",
-        f"unknown status; use one of {', '.join(STATUS)} (已建成/规划中)",
-        get["status"].to_numpy(),
-    )
-    stated_precision = map_unique(
-        get["location_precision"],
-        lambda t: _PRECISION_WORDS.get(t.lower().replace(" ", ""), "?") if t else "",
-    )
-    run.fail(
-        stated_precision.eq("?").to_numpy(),
-        "location_precision",
-        f"unknown location precision; use one of {', '.join(PRECISION)}",
-        get["location_precision"].to_numpy(),
-    )
+    status = _statuses(run, get)
     has_point = np.isfinite(lon)
-    precision = np.where(
-        has_point,
-        np.where(stated_precision.isin(APPROXIMATE), stated_precision, "exact"),
-        stated_precision,
-    )
-    address = run.text(ADDRESS)
-    has_place = (
-        get["county"].ne("") | get["township"].ne("") | get["village"].ne("") | address.ne("")
-    ).to_numpy()
-    run.fail(
-        ~has_point & ~has_place & (precision != "city"),
-        "lon",
-        "no location at all (no coordinate, county, township, village or address)",
-    )
-
-    # Duplicates among the rows still accepted: same layer, name and stated place.
-    key = duplicate_key(
-        layer_key, get["name"], get["county"], get["township"], get["village"]
-    ).assign(row=run.rows)[run.ok]
-    cols = list(DUPLICATE_KEY)
-    dup = key.duplicated(cols, keep="first")
-    if dup.any():
-        first_row = key.groupby(cols, sort=False)["row"].transform("first")
-        mask = np.zeros(run.n, dtype=bool)
-        reasons = np.full(run.n, "", dtype=object)
-        positions = key.index.to_numpy()[dup.to_numpy()]
-        mask[positions] = True
-        reasons[positions] = ["duplicate of row " + str(r) for r in first_row[dup]]
-        run.fail(mask, "name", reasons, raw_name.to_numpy())
+    precision = _precisions(run, get, has_point=has_point)
+    _fail_duplicates(run, get, layer_key=layer_key, raw_name=raw_name)
 
     # Accepted rows, canonical columns first, unknown columns carried along.
     ok = run.ok
@@ -531,7 +377,238 @@ def validate_table(
     sites["is_sample"] = sites["is_sample"].astype(bool)
     sites["row"] = sites["row"].astype("int64")
 
-    bad = ~ok
+    rejects = _rejects(run, table)
+    notes = pd.DataFrame(run.notes, columns=REJECT_COLUMNS)
+    warnings = file_notes + _grouped(notes)
+    return SiteLoad(sites=sites, rejects=rejects, warnings=warnings, rows_read=total, notes=notes)
+
+
+def _check_table(table: RawTable, cmap: ColumnMap, *, total: int) -> None:
+    """Refuse a file that is too long or has no name column: nothing of it can be used."""
+    name = table.filename
+    if total > MAX_ROWS:
+        raise InputError(f"{name}: {total} rows is more than the {MAX_ROWS:,} limit.")
+    if "name" not in cmap.rename.values():
+        raise InputError(
+            f"{name}: no name column (名称). Columns found: {list(table.frame.columns)}"
+        )
+
+
+def _column_notes(table: RawTable, cmap: ColumnMap) -> list[str]:
+    """File-level notes so far: the reader's, then how columns were read (bookkeeping columns
+    replaced, coordinate systems named by headers), for the report."""
+    name = table.filename
+    file_notes = list(table.notes)
+    dropped = [h for h in cmap.extra if h in RESERVED]
+    if dropped:
+        file_notes.append(
+            f"{name}: column(s) {', '.join(dropped)} replaced by this file's own name and rows"
+        )
+    for col, crs_name in cmap.crs.items():
+        header = next(h for h, c in cmap.rename.items() if c == col)
+        file_notes.append(f"{name}: column '{header}' read as {crs_name} coordinates")
+    return file_notes
+
+
+def _fail_totals(run: _Run, get: dict[str, pd.Series]) -> None:
+    """Reject total rows at the bottom of office tables ("合计 25个"): they are not sites."""
+    for col in ("name", "county", "township", "village", "id"):
+        is_total = get[col].str.match(_TOTAL, case=False).to_numpy()
+        run.fail(is_total, col, f"a total row ({'/'.join(_TOTAL_WORDS)}), not a site", get[col])
+
+
+def _layer_keys(
+    run: _Run, get: dict[str, pd.Series], *, layer: str | None, notes: list[str]
+) -> pd.Series:
+    """Layer key per row: the layer column, else ``layer``, else the one layer the type fits
+    (noted in ``notes``); rows with an unknown or no layer are rejected."""
+    layer_text, subtype_text = get["layer"], get["subtype"]
+    layer_key = map_unique(layer_text, _layer_of)
+    if layer is not None:
+        layer_key = layer_key.where(layer_text.ne(""), layer)
+    inferred = layer_text.eq("") & layer_key.eq("") & subtype_text.ne("")
+    if inferred.any():
+        layer_key = layer_key.where(~inferred, map_unique(subtype_text, _layer_of))
+        n_inf = int((inferred & layer_key.ne("")).sum())
+        if n_inf:
+            notes.append(f"{run.filename}: layer taken from the type column for {n_inf} row(s)")
+    run.fail(
+        (layer_text.ne("") & layer_key.eq("")).to_numpy(),
+        "layer",
+        "unknown layer '" + layer_text + f"'; use one of {', '.join(LAYERS)}",
+        layer_text.to_numpy(),
+    )
+    choices = f"use one of {', '.join(LAYERS)} (or 孵化载体, 科技园区 …)"
+    untold = (layer_key.eq("") & subtype_text.ne("")).to_numpy()
+    run.fail(
+        untold,
+        "layer",
+        "missing layer, and the type '" + subtype_text + "' fits no layer; " + choices,
+        subtype_text.to_numpy(),
+    )
+    run.fail(layer_key.eq("").to_numpy(), "layer", f"missing layer; {choices}")
+    return layer_key
+
+
+def _subtypes(
+    run: _Run, get: dict[str, pd.Series], layer_key: pd.Series
+) -> tuple[pd.Series, pd.Series]:
+    """Subtype key per row (from the type, or a subtype word in the layer cell) and the
+    subtype note to keep (the source's wording when read from a synonym); unknown subtypes of
+    a known layer are rejected."""
+    layer_text, subtype_text = get["layer"], get["subtype"]
+    # A layer cell that holds a subtype word ("众创空间") also gives the subtype.
+    subtype_src = subtype_text.where(subtype_text.ne(""), layer_text.where(layer_key.ne("")))
+    subtype_src = subtype_src.fillna("")
+    pairs = layer_key.astype(str) + "\x1f" + subtype_src.astype(str)
+    subtype = map_unique(pairs, lambda p: _subtype_of(*p.split("\x1f")) if p[0] != "\x1f" else "")
+    subtype = subtype.where(subtype_src.ne(""), "")
+    bad_sub = (subtype_text.ne("") & subtype.eq("") & layer_key.ne("")).to_numpy()
+    if bad_sub.any():
+        run.fail(
+            bad_sub,
+            "subtype",
+            map_unique(
+                pairs.where(bad_sub, ""),
+                lambda p: (
+                    "unknown subtype '{1}' for {0}; use one of ".format(*p.split("\x1f"))
+                    + _choices(p.split("\x1f")[0])
+                    if p
+                    else ""
+                ),
+            ).to_numpy(),
+            subtype_text.to_numpy(),
+        )
+    # The source's own wording is kept when the subtype was read from a synonym.
+    note_given = _raw(run.frame, "subtype_note")
+    subtype_note = note_given.where(
+        note_given.ne("") | subtype_text.str.lower().eq(subtype), _raw(run.frame, "subtype")
+    )
+    return subtype, subtype_note
+
+
+def _levels(run: _Run, get: dict[str, pd.Series], *, notes: list[str]) -> pd.Series:
+    """Level key per row (unknown levels rejected); a level written into the type
+    ("省级众创空间") is used when the level column says nothing (noted in ``notes``)."""
+    subtype_text = get["subtype"]
+    level = map_unique(get["level"], _level_of)
+    run.fail(
+        (get["level"].ne("") & level.eq("")).to_numpy(),
+        "level",
+        f"unknown level; use one of {', '.join(LEVELS)} (国家级/省级/市级/县级)",
+        get["level"].to_numpy(),
+    )
+
+    # A level written into the type ("省级众创空间") when the level column says nothing.
+    level_in_type = get["level"].eq("") & subtype_text.ne("")
+    if level_in_type.any():
+        from_type = map_unique(subtype_text.where(level_in_type, ""), _level_in)
+        found = from_type.ne("")
+        if found.any():
+            level = level.where(~found, from_type)
+            notes.append(f"{run.filename}: level taken from the type for {int(found.sum())} row(s)")
+    return level
+
+
+def _years(run: _Run, get: dict[str, pd.Series]) -> pd.Series:
+    """Year per row (NaN where none); rejects text that is no year or one out of range."""
+    year = pd.to_numeric(map_unique(get["year"], _year_of), errors="coerce")
+    run.fail(
+        (get["year"].ne("") & year.isna()).to_numpy(),
+        "year",
+        "year is not a 4-digit year",
+        get["year"].to_numpy(),
+    )
+    out_of_range = year.notna() & ~year.between(MIN_SITE_YEAR, MAX_SITE_YEAR)
+    run.fail(
+        out_of_range.to_numpy(),
+        "year",
+        f"year out of range {MIN_SITE_YEAR}–{MAX_SITE_YEAR}",
+        get["year"].to_numpy(),
+    )
+    return year
+
+
+def _sample_flags(run: _Run, get: dict[str, pd.Series]) -> pd.Series:
+    """Sample flag per row; rejects a flag that is neither true nor false."""
+    low_sample = get["is_sample"].str.lower()
+    is_sample = low_sample.isin(_TRUE)
+    run.fail(
+        (~is_sample & ~low_sample.isin(_FALSE)).to_numpy(),
+        "is_sample",
+        "is_sample must be true or false",
+        get["is_sample"].to_numpy(),
+    )
+    return is_sample
+
+
+def _statuses(run: _Run, get: dict[str, pd.Series]) -> pd.Series:
+    """Status key per row ("built" when empty); rejects an unknown status."""
+    status = map_unique(get["status"], lambda t: _STATUS_WORDS.get(t.lower().replace(" ", ""), "?"))
+    status = status.where(get["status"].ne(""), "built")
+    run.fail(
+        status.eq("?").to_numpy(),
+        "status",
+        f"unknown status; use one of {', '.join(STATUS)} (已建成/规划中)",
+        get["status"].to_numpy(),
+    )
+    return status
+
+
+def _precisions(run: _Run, get: dict[str, pd.Series], *, has_point: np.ndarray) -> np.ndarray:
+    """Location precision per row ("exact" for a point unless stated approximate); rejects an
+    unknown precision, and rows with no location at all."""
+    stated_precision = map_unique(
+        get["location_precision"],
+        lambda t: _PRECISION_WORDS.get(t.lower().replace(" ", ""), "?") if t else "",
+    )
+    run.fail(
+        stated_precision.eq("?").to_numpy(),
+        "location_precision",
+        f"unknown location precision; use one of {', '.join(PRECISION)}",
+        get["location_precision"].to_numpy(),
+    )
+    precision = np.where(
+        has_point,
+        np.where(stated_precision.isin(APPROXIMATE), stated_precision, "exact"),
+        stated_precision,
+    )
+    address = run.text(ADDRESS)
+    has_place = (
+        get["county"].ne("") | get["township"].ne("") | get["village"].ne("") | address.ne("")
+    ).to_numpy()
+    run.fail(
+        ~has_point & ~has_place & (precision != "city"),
+        "lon",
+        "no location at all (no coordinate, county, township, village or address)",
+    )
+    return precision
+
+
+def _fail_duplicates(
+    run: _Run, get: dict[str, pd.Series], *, layer_key: pd.Series, raw_name: pd.Series
+) -> None:
+    """Reject duplicates among the rows still accepted (same layer, name and stated place),
+    each naming the row it repeats."""
+    key = duplicate_key(
+        layer_key, get["name"], get["county"], get["township"], get["village"]
+    ).assign(row=run.rows)[run.ok]
+    cols = list(DUPLICATE_KEY)
+    dup = key.duplicated(cols, keep="first")
+    if dup.any():
+        first_row = key.groupby(cols, sort=False)["row"].transform("first")
+        mask = np.zeros(run.n, dtype=bool)
+        reasons = np.full(run.n, "", dtype=object)
+        positions = key.index.to_numpy()[dup.to_numpy()]
+        mask[positions] = True
+        reasons[positions] = ["duplicate of row " + str(r) for r in first_row[dup]]
+        run.fail(mask, "name", reasons, raw_name.to_numpy())
+
+
+def _rejects(run: _Run, table: RawTable) -> pd.DataFrame:
+    """Rejected rows, the reader's structural ones merged in by row number."""
+    name = table.filename
+    bad = ~run.ok
     rejects = pd.DataFrame(
         {
             "file": name,
@@ -547,9 +624,7 @@ def validate_table(
         rejects = pd.concat([structural, rejects], ignore_index=True)
         rejects = rejects.sort_values("row", kind="stable", ignore_index=True)
     rejects["value"] = rejects["value"].map(lambda v: "" if v is None or v is pd.NA else v)
-    notes = pd.DataFrame(run.notes, columns=REJECT_COLUMNS)
-    warnings = file_notes + _grouped(notes)
-    return SiteLoad(sites=sites, rejects=rejects, warnings=warnings, rows_read=total, notes=notes)
+    return rejects
 
 
 def _grouped(notes: pd.DataFrame, *, show: int = 20) -> list[str]:
@@ -580,31 +655,91 @@ def _coordinates(
     declared: str | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """WGS84 lon/lat per row (NaN where none) and the system each came in; rejects bad ones."""
-    n = run.n
     lon_text, lat_text = get["lon"], get["lat"]
     # One cell with both values ("101.75,36.62"), or both typed into the longitude cell.
     pair_crs = None
     if lonlat_header is not None:
-        both = clean_series(frame[lonlat_header])
-        # Only cells that hold two numbers are coordinates; other text in the column is kept
-        # (it is carried as it is) but not read as a place.
-        pair_like = both.str.count(r"\d+(?:\.\d+)?") >= 2
-        odd = (both.ne("") & ~pair_like).to_numpy()
-        if odd.any():
-            run.note(odd, lonlat_header, "not a coordinate pair; ignored", both.to_numpy())
-        use = lon_text.eq("") & lat_text.eq("") & both.ne("") & pair_like
-        if use.any():
-            first, second = split_pairs(both[use])
-            lon_text, lat_text = lon_text.copy(), lat_text.copy()
-            lon_text[use], lat_text[use] = first, second
-            pair_crs = column_crs.get(LONLAT)
+        lon_text, lat_text, pair_crs = _pair_column(
+            run,
+            frame[lonlat_header],
+            lon_text,
+            lat_text,
+            header=lonlat_header,
+            column_crs=column_crs,
+        )
+    lon_text, lat_text = _packed_cells(run, lon_text, lat_text)
+    x, y = _parse_xy(run, lon_text, lat_text)
+
+    # The system of each row's numbers.
+    col_default = pair_crs or column_crs.get("lon") or column_crs.get("lat") or declared
+    labels, defaulted = _row_systems(run, get["source_crs"], x, y, default=col_default)
+
+    # Geometry (GeoJSON, Shapefile, GeoPackage) wins over attribute columns.
+    if table.geometry is not None:
+        x, y, defaulted = _geometry_points(
+            run, table, x, y, labels=labels, defaulted=defaulted, declared=declared
+        )
+
+    has_xy = np.isfinite(x) & np.isfinite(y) & run.ok
+    x, y, has_xy = _drop_zero_points(run, x, y, has_xy)
+
+    # Metres with no declared system: CGCS2000 Gauss-Krüger if that lands near Xining.
+    _guess_metres(
+        run, table, x, y, labels=labels, metres=has_xy & defaulted & looks_projected(x, y)
+    )
+
+    lon, lat = _to_wgs84(x, y, labels, has_xy)
+    _fix_swapped(run, x, y, lon=lon, lat=lat, labels=labels, has_xy=has_xy)
+    _fail_off_earth(run, x, y, lon=lon, lat=lat, has_xy=has_xy)
+    keep = has_xy & run.ok
+    lon = np.where(keep, lon, np.nan)
+    lat = np.where(keep, lat, np.nan)
+    return lon, lat, labels
+
+
+def _pair_column(
+    run: _Run,
+    column: pd.Series,
+    lon_text: pd.Series,
+    lat_text: pd.Series,
+    *,
+    header: str,
+    column_crs: dict[str, str],
+) -> tuple[pd.Series, pd.Series, str | None]:
+    """Longitude and latitude text, filled from a one-cell "lon,lat" column where both are
+    empty, and that column's coordinate system when it was used; other text in it is noted."""
+    pair_crs = None
+    both = clean_series(column)
+    # Only cells that hold two numbers are coordinates; other text in the column is kept
+    # (it is carried as it is) but not read as a place.
+    pair_like = both.str.count(r"\d+(?:\.\d+)?") >= 2
+    odd = (both.ne("") & ~pair_like).to_numpy()
+    if odd.any():
+        run.note(odd, header, "not a coordinate pair; ignored", both.to_numpy())
+    use = lon_text.eq("") & lat_text.eq("") & both.ne("") & pair_like
+    if use.any():
+        first, second = split_pairs(both[use])
+        lon_text, lat_text = lon_text.copy(), lat_text.copy()
+        lon_text[use], lat_text[use] = first, second
+        pair_crs = column_crs.get(LONLAT)
+    return lon_text, lat_text, pair_crs
+
+
+def _packed_cells(
+    run: _Run, lon_text: pd.Series, lat_text: pd.Series
+) -> tuple[pd.Series, pd.Series]:
+    """Longitude and latitude text, split where both were typed into the longitude cell."""
     packed = lat_text.eq("") & lon_text.str.contains(r"\d[\s,;，；]+[-\d]", regex=True)
     if packed.any():
         first, second = split_pairs(lon_text[packed])
         lon_text, lat_text = lon_text.copy(), lat_text.copy()
         lon_text[packed], lat_text[packed] = first, second
         run.note(packed.to_numpy(), "lon", "longitude and latitude read from one cell")
+    return lon_text, lat_text
 
+
+def _parse_xy(run: _Run, lon_text: pd.Series, lat_text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """x, y numbers per row (NaN where none); rejects unparseable and half coordinates."""
     x, bad_x = parse_coordinates(lon_text)
     y, bad_y = parse_coordinates(lat_text)
     run.fail(bad_x, "lon", "unparseable coordinate", lon_text.to_numpy())
@@ -613,10 +748,15 @@ def _coordinates(
     only_y = np.isfinite(y) & ~np.isfinite(x) & ~bad_x
     run.fail(only_x, "lat", "longitude given without latitude", lon_text.to_numpy())
     run.fail(only_y, "lon", "latitude given without longitude", lat_text.to_numpy())
+    return x, y
 
-    # The system of each row's numbers.
-    row_text = get["source_crs"]
-    labels = np.full(n, "", dtype=object)
+
+def _row_systems(
+    run: _Run, row_text: pd.Series, x: np.ndarray, y: np.ndarray, *, default: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinate system label per row (the row's ``source_crs``, else ``default``, else
+    WGS84) and which rows took the default; rejects an unknown system on a row with x, y."""
+    labels = np.full(run.n, "", dtype=object)
     errors: dict[str, str] = {}
     for text in pd.unique(row_text[row_text.ne("")]):
         try:
@@ -628,71 +768,129 @@ def _coordinates(
     run.fail(row_bad, "source_crs", row_text.map(errors).to_numpy(), row_text.to_numpy())
     good_text = row_text.ne("").to_numpy() & ~row_bad
     labels[good_text] = [parse_crs(t) for t in row_text.to_numpy()[good_text]]
-    col_default = pair_crs or column_crs.get("lon") or column_crs.get("lat") or declared
     defaulted = labels == ""
-    labels[defaulted] = col_default or WGS84
+    labels[defaulted] = default or WGS84
+    return labels, defaulted
 
-    # Geometry (GeoJSON, Shapefile, GeoPackage) wins over attribute columns.
-    if table.geometry is not None:
-        gx, gy, kinds = _points_of(table.geometry.reindex(run.frame.index))
-        has_geom = np.isfinite(gx) & np.isfinite(gy)
-        area = has_geom & (kinds != "point")
-        if area.any():
-            run.note(area, "geometry", "not a single point: a point inside it is used")
-        x = np.where(has_geom, gx, x)
-        y = np.where(has_geom, gy, y)
-        geom_crs = declared or table.crs
-        if declared and table.crs and declared != table.crs:
-            run.file_notes.append(
-                f"{table.filename}: the file says {table.crs}; the declared {declared} is used"
-            )
-        labels[has_geom] = geom_crs or WGS84
-        defaulted = np.where(has_geom, geom_crs is None, defaulted)
-        # A failure on an attribute cell does not matter when the geometry is there.
-        _unfail(run, has_geom, ("lon", "lat", "source_crs"))
 
-    has_xy = np.isfinite(x) & np.isfinite(y) & run.ok
+def _geometry_points(
+    run: _Run,
+    table: RawTable,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    labels: np.ndarray,
+    defaulted: np.ndarray,
+    declared: str | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, y and which rows have no stated system, the file's geometry winning over attribute
+    columns (``labels`` updated in place); attribute failures of those rows are undone."""
+    gx, gy, kinds = _points_of(table.geometry.reindex(run.frame.index))
+    has_geom = np.isfinite(gx) & np.isfinite(gy)
+    area = has_geom & (kinds != "point")
+    if area.any():
+        run.note(area, "geometry", "not a single point: a point inside it is used")
+    x = np.where(has_geom, gx, x)
+    y = np.where(has_geom, gy, y)
+    geom_crs = declared or table.crs
+    if declared and table.crs and declared != table.crs:
+        run.file_notes.append(
+            f"{table.filename}: the file says {table.crs}; the declared {declared} is used"
+        )
+    labels[has_geom] = geom_crs or WGS84
+    defaulted = np.where(has_geom, geom_crs is None, defaulted)
+    # A failure on an attribute cell does not matter when the geometry is there.
+    _unfail(run, has_geom, ("lon", "lat", "source_crs"))
+    return x, y, defaulted
+
+
+def _drop_zero_points(
+    run: _Run, x: np.ndarray, y: np.ndarray, has_xy: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, y and rows with coordinates, 0, 0 (a placeholder) taken as no coordinate (noted)."""
     zero = has_xy & (x == 0) & (y == 0)
     if zero.any():
         run.note(zero, "lon", "0, 0 is a placeholder: treated as no coordinate")
         x = np.where(zero, np.nan, x)
         y = np.where(zero, np.nan, y)
         has_xy &= ~zero
+    return x, y, has_xy
 
-    # Metres with no declared system: CGCS2000 Gauss-Krüger if that lands near Xining.
-    metres = has_xy & defaulted & looks_projected(x, y)
-    if metres.any():
-        guess, _swapped = guess_gauss_kruger(x[metres], y[metres])
-        if guess:
-            labels[metres] = guess
-            run.file_notes.append(
-                f"{table.filename}: coordinates in metres with no coordinate system; read as "
-                f"{guess} ({_crs_name(guess)}); declare the system if this is wrong"
-            )
 
-    lon = np.full(n, np.nan)
-    lat = np.full(n, np.nan)
+def _guess_metres(
+    run: _Run,
+    table: RawTable,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    labels: np.ndarray,
+    metres: np.ndarray,
+) -> None:
+    """Label metres with no declared system (``metres``) as CGCS2000 Gauss-Krüger when that
+    lands near Xining (``labels`` updated in place), with a file note saying so."""
+    if not metres.any():
+        return
+    guess, _swapped = guess_gauss_kruger(x[metres], y[metres])
+    if guess:
+        labels[metres] = guess
+        run.file_notes.append(
+            f"{table.filename}: coordinates in metres with no coordinate system; read as "
+            f"{guess} ({_crs_name(guess)}); declare the system if this is wrong"
+        )
+
+
+def _to_wgs84(
+    x: np.ndarray, y: np.ndarray, labels: np.ndarray, has_xy: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 lon, lat of the rows with coordinates (NaN elsewhere), one system at a time."""
+    lon = np.full(len(labels), np.nan)
+    lat = np.full(len(labels), np.nan)
     for label in pd.unique(labels[has_xy]):
         m = has_xy & (labels == label)
         a, b = to_wgs84_any(x[m], y[m], label)
         lon[m], lat[m] = a, b
+    return lon, lat
 
-    # Swapped values: the other order lands near Xining (or this order is not on Earth).
+
+def _fix_swapped(
+    run: _Run,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    labels: np.ndarray,
+    has_xy: np.ndarray,
+) -> None:
+    """Swap back (in ``lon``, ``lat``, noted) values whose other order lands near Xining, or
+    whose order as given is not on Earth while the other is."""
     with np.errstate(invalid="ignore"):
         off_earth = ~((np.abs(lon) <= 180) & (np.abs(lat) <= 90))
     suspect = has_xy & (~near_xining(lon, lat) | off_earth)
-    if suspect.any():
-        for label in pd.unique(labels[suspect]):
-            m = suspect & (labels == label)
-            a, b = to_wgs84_any(y[m], x[m], label)
-            with np.errstate(invalid="ignore"):
-                better = near_xining(a, b) | (off_earth[m] & (np.abs(a) <= 180) & (np.abs(b) <= 90))
-            idx = np.flatnonzero(m)[better]
-            lon[idx], lat[idx] = a[better], b[better]
-            fixed = np.zeros(n, dtype=bool)
-            fixed[idx] = True
-            run.note(fixed, "lon", "longitude and latitude swapped; fixed")
+    if not suspect.any():
+        return
+    for label in pd.unique(labels[suspect]):
+        m = suspect & (labels == label)
+        a, b = to_wgs84_any(y[m], x[m], label)
+        with np.errstate(invalid="ignore"):
+            better = near_xining(a, b) | (off_earth[m] & (np.abs(a) <= 180) & (np.abs(b) <= 90))
+        idx = np.flatnonzero(m)[better]
+        lon[idx], lat[idx] = a[better], b[better]
+        fixed = np.zeros(run.n, dtype=bool)
+        fixed[idx] = True
+        run.note(fixed, "lon", "longitude and latitude swapped; fixed")
 
+
+def _fail_off_earth(
+    run: _Run,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    has_xy: np.ndarray,
+) -> None:
+    """Reject coordinates still off the globe, saying when they look like projected metres."""
     with np.errstate(invalid="ignore"):
         off_earth = has_xy & ~((np.abs(lon) <= 180) & (np.abs(lat) <= 90))
     if off_earth.any():
@@ -705,10 +903,6 @@ def _coordinates(
         )
         value = np.array([f"{a}, {b}" for a, b in zip(x, y)], dtype=object)
         run.fail(off_earth, "lon", reason, value)
-    keep = has_xy & run.ok
-    lon = np.where(keep, lon, np.nan)
-    lat = np.where(keep, lat, np.nan)
-    return lon, lat, labels
 
 
 def _unfail(run: _Run, mask: np.ndarray, columns: tuple[str, ...]) -> None:

@@ -157,6 +157,20 @@ def parse_view(query: str, units: Units) -> ViewState:
     Values are checked one by one (a typo is an error, not silently another view); the county
     may be a code or a name. Combinations are then normalised as the dashboard does.
     """
+    params = _query_params(query)
+    last = {k: v[-1] for k, v in params.items()}
+    kw: dict = _choice_values(last)
+    if "show" in params:
+        kw["show"] = _shown_layers(params["show"])
+    kw.update(_typed_values(last))
+    if last.get("county", "").strip():
+        kw["county"] = _county_code(last["county"], units)
+    return ViewState(**kw).normalized()
+
+
+def _query_params(query: str) -> dict[str, list[str]]:
+    """The query string's values per key (of a whole link too, fragment dropped); an unknown
+    key is an error, so a typo is not silently ignored."""
     text = query.strip()
     if "?" in text:  # a whole link: keep its query string
         text = text.split("?", 1)[1]
@@ -168,23 +182,32 @@ def parse_view(query: str, units: Units) -> ViewState:
         raise InputError(
             f"--view: unknown key {', '.join(unknown)}; use {', '.join(sorted(known))}"
         )
-    last = {k: v[-1] for k, v in params.items()}
-    kw: dict = {}
-    if "mode" in last:
-        kw["mode"] = _choice("mode", last["mode"], MODES)
-    if "level" in last:
-        kw["level"] = _choice("level", last["level"], UNIT_LEVELS)
-    if "metric" in last:
-        kw["metric"] = _choice("metric", last["metric"], list(METRICS))
-    if "layer" in last:
-        kw["layer"] = _choice("layer", last["layer"], list(LAYERS))
-    if "scheme" in last:
-        kw["scheme"] = _choice("scheme", last["scheme"], list(SCHEMES))
-    if "lang" in last:
-        kw["lang"] = _choice("lang", last["lang"], ["zh", "en"])
-    if "show" in params:
-        shown = [s for v in params["show"] for s in v.split(",") if s.strip()]
-        kw["show"] = tuple(_choice("show", s.strip(), list(LAYERS)) for s in shown)
+    return params
+
+
+def _choice_values(last: dict[str, str]) -> dict[str, str]:
+    """The named choices the query sets (mode, level, metric, layer, scheme, lang, checked in
+    that order), each one of its options."""
+    options = (
+        ("mode", MODES),
+        ("level", UNIT_LEVELS),
+        ("metric", list(METRICS)),
+        ("layer", list(LAYERS)),
+        ("scheme", list(SCHEMES)),
+        ("lang", ["zh", "en"]),
+    )
+    return {key: _choice(key, last[key], opts) for key, opts in options if key in last}
+
+
+def _shown_layers(values: list[str]) -> tuple[str, ...]:
+    """The layers to show, from every ``show`` value (comma-separated), each a known layer."""
+    shown = [s for v in values for s in v.split(",") if s.strip()]
+    return tuple(_choice("show", s.strip(), list(LAYERS)) for s in shown)
+
+
+def _typed_values(last: dict[str, str]) -> dict[str, object]:
+    """The flag, numbers and target the query sets (samples, year, k, target), each checked."""
+    kw: dict[str, object] = {}
     if "samples" in last:
         kw["samples"] = _bool("samples", last["samples"])
     if "year" in last:
@@ -193,15 +216,18 @@ def parse_view(query: str, units: Units) -> ViewState:
         kw["k"] = _int("k", last["k"], 2, 7)
     if "target" in last:
         kw["target"] = last["target"]
-    if last.get("county", "").strip():
-        code = units.resolve_county(last["county"])
-        if code is None:
-            raise InputError(
-                f"--view: county={last['county']!r} is not a county of Xining "
-                f"({'、'.join(units.counties['name'])})"
-            )
-        kw["county"] = code
-    return ViewState(**kw).normalized()
+    return kw
+
+
+def _county_code(text: str, units: Units) -> str:
+    """The code of the county named (by code or name); an error naming Xining's counties."""
+    code = units.resolve_county(text)
+    if code is None:
+        raise InputError(
+            f"--view: county={text!r} is not a county of Xining "
+            f"({'、'.join(units.counties['name'])})"
+        )
+    return code
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
