@@ -6,7 +6,6 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-KILLED = {"killed"}
 COUNTED = {"killed", "survived", "timeout", "no tests", "suspicious"}
 
 

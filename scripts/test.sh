@@ -7,6 +7,8 @@ scripts/setup.sh --dev
 .venv/bin/ruff format --check .
 # The one-way layering (.importlinter): a broken contract fails the build here.
 .venv/bin/lint-imports --no-cache --no-logo
+# Dead code (allow-list in pyproject.toml [tool.vulture]).
+.venv/bin/vulture
 
 # PostgreSQL + PostGIS from Debian's packages, on 127.0.0.1 only, removed again on exit.
 scripts/postgres.sh start >/dev/null
