@@ -31,7 +31,9 @@ def secret(name: str) -> str | None:
         if getattr(exc, "error_id", None) == NO_FILE:
             return None
         raise SecretsFileError(MESSAGES["en"]) from None
-    return str(value) if value else None
+    except OSError:  # there, but unreadable (permissions)
+        raise SecretsFileError(MESSAGES["en"]) from None
+    return value if isinstance(value, str) and value else None
 
 
 def stop_on_broken_file(lang: str) -> None:

@@ -20,10 +20,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
-import shapely
 
 from base.crs import WGS84
 from base.errors import InputError
+from geo.boundaries import as_multipolygons
 from geo.simplify import EXPORT_GRID, snap_coverage
 from layers.registry import registry_frame
 
@@ -39,21 +39,20 @@ INTEGER_COLUMNS = frozenset(
 
 
 def integer_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns of :data:`INTEGER_COLUMNS` (and ``n_*`` counts) as nullable integers (Int64),
-    when every known value is whole; other columns untouched."""
+    """Number columns of :data:`INTEGER_COLUMNS` (and ``n_*`` counts) as nullable integers
+    (Int64) when every known value is whole and fits; text columns are never touched (a
+    user's "007" stays "007")."""
     out = frame.copy()
     for col in out.columns:
         if col not in INTEGER_COLUMNS and not str(col).startswith("n_"):
             continue
         values = out[col]
-        if values.dtype == bool or isinstance(values.dtype, pd.Int64Dtype):
-            continue
-        numbers = pd.to_numeric(values.replace("", np.nan), errors="coerce")
-        if numbers.notna().sum() != (values.notna() & values.astype(str).ne("")).sum():
-            continue  # some value is not a number: leave the column as it is
-        known = numbers.dropna()
-        if (known == known.round()).all():
-            out[col] = numbers.round().astype("Int64")
+        if values.dtype == bool or not pd.api.types.is_float_dtype(values.dtype):
+            continue  # already integers, or not numbers at all
+        known = values.dropna()
+        finite = np.isfinite(known).all() and (known.abs() < 2**53).all()
+        if finite and (known == known.round()).all():
+            out[col] = values.round().astype("Int64")
     return out
 
 
@@ -84,10 +83,7 @@ def clean_for_gdal(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     out = gpd.GeoDataFrame(integer_columns(out), geometry=out.geometry.name, crs=WGS84)
     if _polygonal(out):
         out = snap_coverage(out, grid=EXPORT_GRID)
-        out[out.geometry.name] = [
-            shapely.MultiPolygon([g]) if g is not None and g.geom_type == "Polygon" else g
-            for g in out.geometry
-        ]
+        out[out.geometry.name] = as_multipolygons(out.geometry.to_numpy())
     for col in out.columns:
         if col != out.geometry.name and out[col].dtype == bool:
             out[col] = out[col].astype(int)

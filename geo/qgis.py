@@ -67,8 +67,18 @@ _WGS84_SRS = f"""<spatialrefsys>
   <geographicflag>true</geographicflag>
 </spatialrefsys>"""
 WORDS = {
-    "zh": {"townships": "乡镇（街道）", "approx": "近似位置", "exact": "精确坐标"},
-    "en": {"townships": "Townships", "approx": "Approximate location", "exact": "Own coordinates"},
+    "zh": {
+        "title": "西宁市县域创新驱动发展地图",
+        "townships": "乡镇（街道）",
+        "approx": "近似位置",
+        "exact": "精确坐标",
+    },
+    "en": {
+        "title": "Xining county innovation map",
+        "townships": "Townships",
+        "approx": "Approximate location",
+        "exact": "Own coordinates",
+    },
 }
 
 
@@ -84,10 +94,16 @@ class QgisFiles:
         """Write both files into ``directory``; returns (project, geopackage) paths."""
         directory.mkdir(parents=True, exist_ok=True)
         qgz, gpkg = directory / f"{self.name}.qgz", directory / f"{self.name}.gpkg"
-        for path, data in ((gpkg, self.geopackage), (qgz, self.project)):
-            tmp = path.with_name(f".{path.name}.part")
-            tmp.write_bytes(data)
-            tmp.replace(path)
+        pairs = [(gpkg, self.geopackage), (qgz, self.project)]
+        parts = [path.with_name(f".{path.name}.part") for path, _ in pairs]
+        try:  # both written in full before either replaces an older copy
+            for part, (_, data) in zip(parts, pairs, strict=True):
+                part.write_bytes(data)
+            for part, (path, _) in zip(parts, pairs, strict=True):
+                part.replace(path)
+        finally:
+            for part in parts:
+                part.unlink(missing_ok=True)
         return qgz, gpkg
 
     def zip(self) -> bytes:
@@ -253,7 +269,7 @@ def qgis_project(
     townships: gpd.GeoDataFrame | None = None,
     lang: str = "zh",
     name: str = "西宁创新地图",
-    title: str = "西宁市县域创新驱动发展地图",
+    title: str = "",
 ) -> QgisFiles:
     """The project and GeoPackage for a choropleth of ``units`` and the mapped ``sites``.
 
@@ -264,6 +280,7 @@ def qgis_project(
     site layer, with their precision.
     """
     words = WORDS.get(lang, WORDS["zh"])
+    title = title or words["title"]
     label_of = {colour.lower(): label for colour, label in legend}
     choropleth = units[units.geometry.notna()].copy()
     choropleth["legend_class"] = [label_of.get(str(c).lower(), "") for c in choropleth["fill"]]

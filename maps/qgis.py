@@ -10,6 +10,7 @@ import geopandas as gpd
 
 from geo.qgis import QgisFiles, qgis_project
 from geo.report import sites_for_export
+from viewmodel.i18n import t
 from viewmodel.views import View
 
 
@@ -25,4 +26,5 @@ def view_project(view: View, *, townships: gpd.GeoDataFrame | None, name: str) -
         townships=townships,
         lang=view.state.lang,
         name=name,
+        title=t("title", view.state.lang),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -16,6 +17,8 @@ import pandas as pd
 import psycopg
 import pytest
 
+from base.crs import gcj02_to_wgs84
+from base.errors import InputError
 from geo.backends import ConflictError, FileBackend
 from geo.backends.saving import save_layers
 from geo.pipeline import assemble_sites
@@ -140,23 +143,7 @@ def test_a_refused_save_leaves_the_map_layer_as_it_was(db):
 
 def test_a_schema_of_version_1_is_migrated_by_init(db):
     """Turn a fresh schema back into the version-1 layout, then run init again."""
-    with psycopg.connect(db.url, options=f"-c search_path={db.schema},public") as conn:
-        for table in ("counties", "townships"):
-            conn.execute(f"ALTER TABLE {table} ALTER COLUMN geom TYPE geometry(Geometry, 4326)")
-        conn.execute("DROP TABLE current_sites")
-        conn.execute("ALTER TABLE sites DROP COLUMN geom")
-        # version 1 stored WGS84 lon/lat beside the published source_crs, "exact" filled in
-        conn.execute(
-            "UPDATE sites SET lon = 101.51956190432652, lat = 36.54133010911874, "
-            "location_precision = 'exact' WHERE id = 'P003'"
-        )
-        conn.execute(
-            "ALTER TABLE sites ADD COLUMN geom geometry(Point, 4326) GENERATED ALWAYS AS "
-            "(CASE WHEN lon IS NULL OR lat IS NULL THEN NULL ELSE "
-            "ST_SetSRID(ST_MakePoint(lon, lat), 4326) END) STORED"
-        )
-        conn.execute("CREATE VIEW current_sites AS SELECT * FROM sites WHERE valid_to IS NULL")
-        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    _downgrade_to_version_1(db)
     db.init()
     assert _sql(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
     row = _sql(db, "SELECT lon, lat, location_precision FROM sites WHERE id = 'P003'")
@@ -196,3 +183,69 @@ def test_gdal_36_reads_the_map_layer_from_the_database(pg):
     assert run.returncode == 0, run.stderr
     assert "Geometry: Point" in run.stdout and "Feature Count: 120" in run.stdout
     assert "FID Column = fid" in run.stdout and "county_code: String" in run.stdout
+
+
+def _downgrade_to_version_1(db) -> None:
+    """The version-1 layout: WGS84 lon/lat in ``sites`` (beside the published source_crs), a
+    generated point, generic geometry columns, a view for current_sites."""
+    with psycopg.connect(db.url, options=f"-c search_path={db.schema},public") as conn:
+        for table in ("counties", "townships"):
+            conn.execute(f"ALTER TABLE {table} ALTER COLUMN geom TYPE geometry(Geometry, 4326)")
+        conn.execute("DROP TABLE current_sites")
+        conn.execute("ALTER TABLE sites DROP COLUMN geom")
+        conn.execute(
+            "UPDATE sites SET lon = 101.51956190432652, lat = 36.54133010911874, "
+            "location_precision = 'exact' WHERE id = 'P003'"
+        )
+        conn.execute(
+            "ALTER TABLE sites ADD COLUMN geom geometry(Point, 4326) GENERATED ALWAYS AS "
+            "(CASE WHEN lon IS NULL OR lat IS NULL THEN NULL ELSE "
+            "ST_SetSRID(ST_MakePoint(lon, lat), 4326) END) STORED"
+        )
+        conn.execute("CREATE VIEW current_sites AS SELECT * FROM sites WHERE valid_to IS NULL")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+
+
+def test_an_unmigrated_schema_is_refused_with_a_message_not_read_as_moved_sites(db):
+    _downgrade_to_version_1(db)
+    fresh = type(db)(db.url, schema=db.schema)  # a new process, as the dashboard would be
+    with pytest.raises(InputError, match=r"geo\.db init"):
+        fresh.load_registry("park")
+    frame = FileBackend().load_registry("park").sites
+    with pytest.raises(InputError, match=r"geo\.db init"):
+        fresh.save_registry("park", frame, expected_version=1)
+
+
+def test_a_layer_saved_again_unchanged_keeps_its_version(db):
+    """GCJ-02 and BD-09 rows are stored as published and read back to exactly what was saved."""
+    load = db.load_registry("park")
+    moved = load.sites.copy()
+    lon, lat = gcj02_to_wgs84([101.7123456789], [36.6234567891])
+    moved.loc[0, ["lon", "lat", "source_crs"]] = [float(lon[0]), float(lat[0]), "GCJ-02"]
+    version = db.save_registry("park", moved, expected_version=load.version)
+    again = db.load_registry("park")
+    assert db.save_registry("park", again.sites, expected_version=version) == version
+    pd.testing.assert_frame_equal(again.sites[["lon", "lat"]], moved[["lon", "lat"]])
+
+
+def test_refreshing_the_map_layer_while_saving_loses_nothing(db):
+    errors: list[BaseException] = []
+
+    def refresh() -> None:
+        try:
+            for _ in range(8):
+                db.refresh_current(["park"])
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=refresh)
+    thread.start()
+    for i in range(8):
+        load = db.load_registry("park")
+        frame = load.sites.copy()
+        frame.loc[0, "note"] = f"第{i}次"
+        db.save_registry("park", frame, expected_version=load.version)
+    thread.join()
+    assert errors == []
+    rows = _sql(db, "SELECT note FROM current_sites WHERE layer = 'park' AND ord = 0")
+    assert rows == [("第7次",)]

@@ -75,6 +75,8 @@ def records(frame: pd.DataFrame) -> list[dict]:
         row = {c: _text(rec.get(c)) for c in TEXT_COLUMNS}
         row["lon"] = _float(rec.get("lon"))
         row["lat"] = _float(rec.get("lat"))
+        if row["lon"] is not None and row["lat"] is not None and not row["location_precision"]:
+            row["location_precision"] = "exact"  # the reader's rule for own coordinates
         row["year"] = _int(rec.get("year"))
         row["is_sample"] = _bool(rec.get("is_sample"))
         row["file"] = _text(rec.get("file"))
@@ -162,14 +164,23 @@ def published(rows: list[dict]) -> list[dict]:
 
 
 def as_read(rows: list[dict]) -> list[dict]:
-    """Stored rows back as the reader gives them: WGS84 lon/lat, "exact" for own coordinates."""
+    """Stored rows back as the reader gives them: WGS84 lon/lat, "exact" for own coordinates.
+
+    A store that keeps the WGS84 point beside the published values passes it as ``wgs84_lon``
+    and ``wgs84_lat``: taken as it is, so a row reads back to exactly what was saved (and an
+    unchanged layer saved again keeps its version); otherwise the published values are
+    converted."""
     out = [dict(row) for row in rows]
     groups: dict[str, list[int]] = {}
     for i, row in enumerate(out):
+        exact = row.pop("wgs84_lon", None), row.pop("wgs84_lat", None)
         if row["lon"] is not None and row["lat"] is not None:
-            groups.setdefault(_system(row["source_crs"]), []).append(i)
             if row["location_precision"] == "":
                 row["location_precision"] = "exact"
+            if exact[0] is not None and exact[1] is not None:
+                row["lon"], row["lat"] = float(exact[0]), float(exact[1])
+                continue
+            groups.setdefault(_system(row["source_crs"]), []).append(i)
     for system, idx in groups.items():
         x, y = to_wgs84_any([out[i]["lon"] for i in idx], [out[i]["lat"] for i in idx], system)
         for i, a, b in zip(idx, x, y, strict=True):

@@ -246,6 +246,7 @@ class PostGISBackend:
         self.url = url
         self.schema = schema_name(schema)
         self.connect_timeout = connect_timeout
+        self._schema_checked = False
 
     def __repr__(self) -> str:
         return f"PostGISBackend(schema={self.schema!r})"
@@ -340,9 +341,18 @@ class PostGISBackend:
         """Rewrite ``current_sites`` for ``layers`` (all) from the stored registries and units."""
         units = self._stored_units()
         with self.connect() as conn:
-            for layer in layers or list(LAYERS):
-                rows = as_read(self._rows(conn, layer, None, True))
-                self._write_current(conn, units, layer, frame_from_records(rows))
+            self._refresh_in(conn, units, list(layers or LAYERS))
+
+    def _refresh_in(self, conn, units: Units | None, layers: list[str]) -> None:
+        """Within ``conn``'s transaction, holding each layer's save lock (the head row, as
+        ``save_registry`` takes it), so a save and a refresh never interleave."""
+        conn.execute(
+            "SELECT layer FROM registry_heads WHERE layer = ANY(%s) ORDER BY layer FOR UPDATE",
+            (layers,),
+        )
+        for layer in layers:
+            rows = as_read(self._rows(conn, layer, None, True))
+            self._write_current(conn, units, layer, frame_from_records(rows))
 
     @staticmethod
     def _write_current(conn, units: Units | None, layer: str, frame: pd.DataFrame) -> None:
@@ -435,7 +445,8 @@ class PostGISBackend:
                     "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
                     (f"digest_{table}", polygons_digest(frame["code"], frame.geometry)),
                 )
-        self.refresh_current()  # the sites' assignment depends on the units
+            # the sites' assignment depends on the units: redone in the same transaction
+            self._refresh_in(conn, units, list(LAYERS))
 
     def replace_plan(
         self, targets: pd.DataFrame, designations: pd.DataFrame, reported: pd.DataFrame
@@ -551,7 +562,23 @@ class PostGISBackend:
             ).fetchone()
         return int(row[0]) if row else 0
 
+    def _require_current_schema(self, conn) -> None:
+        """An older schema stores coordinates differently: reading it as this version would
+        move sites, so it must be migrated first (``geo.db init`` does it)."""
+        if self._schema_checked:
+            return
+        row = None
+        if conn.execute("SELECT to_regclass('meta')").fetchone()[0] is not None:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and int(row[0]) < SCHEMA_VERSION:
+            raise InputError(
+                f"The database schema '{self.schema}' was made by an earlier version "
+                f"(schema version {row[0]}): run `python -m geo.db init` once to migrate it."
+            )
+        self._schema_checked = True
+
     def _rows(self, conn, layer: str, version: int | None, include_samples: bool) -> list[dict]:
+        self._require_current_schema(conn)
         cols = ", ".join(f'"{c}"' for c in SITE_COLUMNS)
         if version is None:
             where, params = "valid_to IS NULL", [layer]
@@ -561,11 +588,13 @@ class PostGISBackend:
         if not include_samples:
             where += " AND NOT is_sample"
         cur = conn.execute(
-            f"SELECT {cols}, extra FROM sites WHERE layer = %s AND {where} ORDER BY ord", params
+            f"SELECT {cols}, extra, public.ST_X(geom), public.ST_Y(geom) FROM sites "
+            f"WHERE layer = %s AND {where} ORDER BY ord",
+            params,
         )
         out = []
         for values in cur.fetchall():
-            row = dict(zip([*SITE_COLUMNS, "extra"], values, strict=True))
+            row = dict(zip([*SITE_COLUMNS, "extra", "wgs84_lon", "wgs84_lat"], values, strict=True))
             row["layer"] = layer
             row["file"] = row.pop("source_file")
             row["row"] = row.pop("source_row")
@@ -648,6 +677,7 @@ class PostGISBackend:
         )
         units = self._stored_units()  # for current_sites, read before the save's lock is taken
         with self.connect() as conn:
+            self._require_current_schema(conn)
             conn.execute(
                 "INSERT INTO registry_heads (layer) VALUES (%s) ON CONFLICT DO NOTHING", (layer,)
             )
