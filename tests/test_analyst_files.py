@@ -313,3 +313,20 @@ def test_dashboard_download_of_a_township_view_opens_in_qgis(tmp_path, units, bu
 
 def layer_key(title: str) -> str:
     return next(k for k, spec in LAYERS.items() if title in (spec.zh, spec.en))
+
+
+def test_qgis_project_in_english_has_an_english_title(tmp_path):
+    out = tmp_path / "xining.qgz"
+    run = subprocess.run(
+        [sys.executable, "-m", "geo", "qgis", "--lang", "en", "-o", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode in (0, 1), run.stderr
+    with zipfile.ZipFile(out) as archive:
+        project = archive.read("xining.qgs").decode("utf-8")
+    assert "<title>Xining county innovation map</title>" in project
+    assert "Incubators: Number of sites" in project
+    assert not list(tmp_path.glob(".*.part"))  # nothing half-written left behind

@@ -10,7 +10,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard.secrets import MESSAGES, secret
+from dashboard.secrets import MESSAGES, SecretsFileError, secret
 from geo.loader import load_plan
 from maps.offline import external_urls
 
@@ -215,3 +215,14 @@ def test_no_secrets_file_means_the_bundled_files(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(st.secrets, "_secrets", None)
     assert secret("XINING_DATABASE_URL") is None
+
+
+def test_an_unreadable_secrets_file_is_the_same_one_sentence(monkeypatch):
+    class Unreadable:
+        def get(self, *args, **kwargs):
+            raise PermissionError(13, "Permission denied", ".streamlit/secrets.toml")
+
+    monkeypatch.setattr(st, "secrets", Unreadable())
+    with pytest.raises(SecretsFileError) as caught:
+        secret("XINING_DATABASE_URL")
+    assert str(caught.value) == MESSAGES["en"]

@@ -13,7 +13,7 @@ import pyogrio
 import pytest
 
 from geo.coverage import summarize
-from geo.export import to_csv, to_geojson, to_gpkg, to_xlsx
+from geo.export import integer_columns, to_csv, to_geojson, to_gpkg, to_xlsx
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -189,3 +189,20 @@ def test_xlsx_never_holds_a_formula(tmp_path):
     assert [c.data_type for c in cells] == ["s"] * 5  # text, not "f" (formula)
     assert [c.value for c in cells] == ["'" + v for v in hostile]
     assert [ws.cell(row=r, column=2).value for r in range(2, 7)] == [1, 2, 3, 4, 5]
+
+
+def test_integer_fields_come_only_from_number_columns():
+    frame = pd.DataFrame(
+        {
+            "n_code": ["007", "008"],  # a user's text column that happens to look numeric
+            "n_x": [1.0, float("nan")],
+            "year": [2015.0, float("inf")],
+            "n_big": [1e20, 2.0],
+        }
+    )
+    out = integer_columns(frame)
+    assert out["n_code"].tolist() == ["007", "008"]
+    assert str(out["n_x"].dtype) == "Int64" and out["n_x"].isna().tolist() == [False, True]
+    assert out["year"].dtype == float and out["n_big"].dtype == float  # inf and 1e20 stay
+    text = to_csv(frame).decode("utf-8-sig").splitlines()
+    assert text[1].startswith("007,1,") and text[2].startswith("008,,")
