@@ -35,6 +35,17 @@ from viewmodel.views import ViewState, build_view
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def python_m(module: str, *args: str) -> subprocess.CompletedProcess:
+    """``python -m MODULE ARGS`` from the repository, as a user runs the command line."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 @pytest.fixture(scope="module")
 def township_table(units, bundled):
     return summarize(units, bundled.assigned, level="township")
@@ -183,13 +194,7 @@ def test_qgis_opens_the_exports_with_the_right_types_and_counts(files, township_
 
 def test_the_cli_writes_the_same_integer_fields(tmp_path):
     out = tmp_path / "towns.gpkg"
-    run = subprocess.run(
-        [sys.executable, "-m", "geo", "summarize", "--level", "township", "-o", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = python_m("geo", "summarize", "--level", "township", "-o", str(out))
     assert run.returncode in (0, 1), run.stderr
     info = gpd.read_file(out, layer="township_coverage")
     assert len(info) == 87
@@ -209,13 +214,7 @@ def test_db_command_takes_url_and_schema_before_or_after_the_command(argv):
 
 
 def test_db_command_with_url_after_init_is_not_an_argument_error():
-    run = subprocess.run(
-        [sys.executable, "-m", "geo.db", "init", "--url", "postgresql://nobody@127.0.0.1:1/x"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = python_m("geo.db", "init", "--url", "postgresql://nobody@127.0.0.1:1/x")
     assert "unrecognized arguments" not in run.stderr
     assert run.returncode == 2 and "connect" in run.stderr.lower()  # the store, not the words
 
@@ -226,13 +225,7 @@ def test_db_command_with_url_after_init_is_not_an_argument_error():
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     out = tmp_path_factory.mktemp("qgis") / "西宁创新地图.qgz"
-    run = subprocess.run(
-        [sys.executable, "-m", "geo", "qgis", "-o", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = python_m("geo", "qgis", "-o", str(out))
     assert run.returncode in (0, 1), run.stderr
     assert "Traceback" not in run.stderr
     return out
@@ -317,13 +310,7 @@ def layer_key(title: str) -> str:
 
 def test_qgis_project_in_english_has_an_english_title(tmp_path):
     out = tmp_path / "xining.qgz"
-    run = subprocess.run(
-        [sys.executable, "-m", "geo", "qgis", "--lang", "en", "-o", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = python_m("geo", "qgis", "--lang", "en", "-o", str(out))
     assert run.returncode in (0, 1), run.stderr
     with zipfile.ZipFile(out) as archive:
         project = archive.read("xining.qgs").decode("utf-8")
