@@ -6,8 +6,13 @@
   without a warning.
 * Counts, populations, years and row numbers are integer fields (empty where unknown) in every
   format, never ``3.0`` or text.
-* CSV: UTF-8 with BOM so Excel shows Chinese correctly; geometry dropped (points keep lon/lat).
-* CSV and XLSX neutralise cells Excel would run as formulas (text starting ``= + - @``).
+* CSV: UTF-8 with BOM so Excel shows Chinese correctly; geometry dropped (points keep lon/lat);
+  rows end in CRLF (RFC 4180, as Excel writes), so a cell holding a line break or a bare carriage
+  return is quoted and stays one cell (with ``\n`` endings Python's writer leaves ``\r`` bare, and
+  Excel, LibreOffice and the csv module then start a new row there).
+* CSV and XLSX neutralise cells and headers Excel would run as formulas (:mod:`base.cells`: text
+  starting ``= + - @``, also after leading spaces or control characters); XLSX stores every cell
+  as a value, never a formula, and replaces the control characters XML cannot hold with U+FFFD.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from base.cells import neutralise
 from base.crs import WGS84
 from base.errors import InputError
 from geo.boundaries import as_multipolygons
@@ -28,7 +35,6 @@ from geo.simplify import EXPORT_GRID, snap_coverage
 from layers.registry import registry_frame
 
 FORMATS = ("geojson", "gpkg", "csv", "xlsx")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 GPKG_VERSION = "1.2"
 # Whole numbers by meaning (a float column only because some rows are unknown): written as
 # integers, nullable. Counts per layer are ``n_<layer>``, ``n_<layer>_sample``, ...
@@ -57,13 +63,13 @@ def integer_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix text cells that start like a formula with ``'`` (numbers are left alone)."""
+    """Prefix text cells and column labels that start like a formula with ``'``
+    (:func:`base.cells.neutralise`; numbers are left alone)."""
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(
-                lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
-            )
+            out[col] = out[col].map(neutralise)
+    out.columns = [neutralise(c) for c in out.columns]
     return out
 
 
@@ -119,17 +125,30 @@ def to_gpkg(gdf: gpd.GeoDataFrame, *, layer: str = "units") -> bytes:
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:
-    """CSV in UTF-8 with BOM, formulas neutralised, geometry dropped."""
-    return _tabular(frame).to_csv(index=False).encode("utf-8-sig")
+    """CSV in UTF-8 with BOM and CRLF rows, formulas neutralised, geometry dropped: the one
+    writer of every CSV the product writes (downloads, check report, registry store)."""
+    return _tabular(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+
+
+def _xml_text(value: object) -> object:
+    """Text without the control characters XML 1.0 cannot hold (openpyxl refuses them)."""
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value) if isinstance(value, str) else value
 
 
 def to_xlsx(frame: pd.DataFrame, *, sheet: str = "data") -> bytes:
-    """XLSX bytes (openpyxl), formulas neutralised, geometry dropped."""
+    """XLSX bytes (openpyxl), formulas neutralised, geometry dropped; every cell is stored as a
+    value: one that openpyxl took for a formula (text starting ``=``) is turned back into text."""
     buf = io.BytesIO()
     table = _tabular(frame)
-    table = table.astype(object).where(table.notna(), None)
+    table = table.astype(object).where(table.notna(), None).map(_xml_text)
+    table.columns = [_xml_text(c) for c in table.columns]
+    name = sheet[:31]
     with pd.ExcelWriter(buf, engine="openpyxl") as writer:
-        table.to_excel(writer, sheet_name=sheet[:31], index=False)
+        table.to_excel(writer, sheet_name=name, index=False)
+        for row in writer.sheets[name].iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
     return buf.getvalue()
 
 

@@ -30,13 +30,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from base.cells import NEUTRALISED
 from base.errors import InputError
 from layers.columns import canonical_of, header_score
 from layers.coords import crs_label, parse_crs
 from layers.safety import MAX_UPLOAD_BYTES, check_size, read_zip
 
 HEADER_SCAN_ROWS = 30
-_NEUTRALISED = r"'[=+\-@\t\r]"  # a formula-like cell prefixed with ' by geo.export
 TABLE_SUFFIXES = (".csv", ".txt", ".tsv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 JSON_SUFFIXES = (".geojson", ".json")
@@ -371,7 +371,7 @@ def _unquote_neutralised(frame: pd.DataFrame) -> None:
         values = frame[col].to_numpy()
         maybe = [v[:1] == "'" for v in values]
         if any(maybe):
-            quoted = frame[col].where(maybe, "").str.match(_NEUTRALISED).fillna(False)
+            quoted = frame[col].where(maybe, "").str.match(NEUTRALISED).fillna(False)
             frame.loc[quoted, col] = frame.loc[quoted, col].str[1:]
 
 
