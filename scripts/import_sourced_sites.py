@@ -19,6 +19,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from geo.export import to_csv  # noqa: E402
 from layers.schema import COLUMNS, LAYERS  # noqa: E402
 
 OUT = ROOT / "data" / "sites"
@@ -128,7 +129,7 @@ def main() -> None:
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     for key, frame in convert(args.source).items():
-        frame.to_csv(OUT / LAYERS[key].file, index=False)
+        (OUT / LAYERS[key].file).write_bytes(to_csv(frame))  # as the store writes it
         print(f"{LAYERS[key].file}: {len(frame)} sites")
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from geo.export import to_csv  # noqa: E402
 from layers.schema import COLUMNS, LAYERS, SAMPLE_PREFIX  # noqa: E402
 
 OUT = ROOT / "data" / "sites" / "samples"
@@ -93,7 +94,7 @@ def main() -> None:
     townships = pd.read_csv(boundaries / "townships.csv", dtype=str, keep_default_na=False)
     OUT.mkdir(parents=True, exist_ok=True)
     for layer, frame in make(villages, townships).items():
-        frame.to_csv(OUT / LAYERS[layer].file, index=False)
+        (OUT / LAYERS[layer].file).write_bytes(to_csv(frame))  # as the store writes it
         print(f"samples/{LAYERS[layer].file}: {len(frame)} sample sites")
 
 
