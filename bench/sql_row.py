@@ -60,12 +60,12 @@ def measure(url: str, sizes: list[int], *, reps: int = 3) -> dict:
 
     from bench.synth import xining_registry
     from geo.assign import assign_sites
-    from geo.backends.files import FileBackend
+    from geo.backends.files import BundledFiles
     from geo.backends.postgis import PostGISBackend
     from geo.backends.sql import assign_sites_sql, summarize_sql
     from geo.coverage import summarize
 
-    files = FileBackend()
+    files = BundledFiles()
     units = files.load_units()
     db = PostGISBackend(url, schema=f"xining_bench_{uuid.uuid4().hex[:8]}")
     db.init()

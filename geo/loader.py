@@ -2,7 +2,7 @@
 
 The spatial core and the metrics take units, sites and plan tables as arguments and never import
 storage. The dashboard, the command lines and the briefs call these functions instead: they read
-the store :func:`geo.backends.get_backend` picks (the files in ``data/`` by default, PostGIS when
+the store :func:`geo.backends.get_backend` picks (the embedded store by default, PostGIS when
 ``XINING_DATABASE_URL`` is set), read a planner's own files, and hand the frames on.
 """
 
@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 
 from geo.attainment import Plan
-from geo.backends import FileBackend, database_url, get_backend, schema_name
+from geo.backends import BundledFiles, database_url, get_backend, schema_name
 from geo.boundaries import Units
 from geo.pipeline import Sites, assemble_sites
 from layers.registry import SiteLoad, read_sites
@@ -26,7 +26,7 @@ def load_units() -> Units:
     Cached per store: boundaries do not change while the product runs.
     """
     url = database_url()
-    return _units(url, schema_name()) if url else FileBackend().load_units()
+    return _units(url, schema_name()) if url else BundledFiles().load_units()
 
 
 @cache

@@ -1,26 +1,36 @@
 """Shared fixtures: the bundled data, a small synthetic city with shared borders, and each
-backend (the files, and PostGIS when a server is reachable: ``scripts/postgres.sh start`` makes a
-throwaway one on 127.0.0.1:54329; without one the PostGIS cases are skipped, unless
-``XINING_REQUIRE_POSTGIS=1`` (set in CI), where an unreachable server is an error)."""
+backend (the embedded SQLite store, and PostGIS when a server is reachable:
+``scripts/postgres.sh start`` makes a throwaway one on 127.0.0.1:54329; without one the PostGIS
+cases are skipped, unless ``XINING_REQUIRE_POSTGIS=1`` (set in CI), where an unreachable server is
+an error)."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from base.settings import SITES_DIR
-from geo.backends.files import FileBackend
+from geo.backends.embedded import DATA_DIR_ENV, EmbeddedBackend
+from geo.backends.files import BundledFiles
 from geo.backends.postgis import PostGISBackend
 from geo.boundaries import Units
 from geo.loader import load_sites, load_units
 from layers.schema import COLUMNS
 
 DEFAULT_URL = "postgresql://xining@127.0.0.1:54329/xining_test"
+
+
+def pytest_configure(config) -> None:
+    """Saves made through the app or the command lines in tests go to a throwaway store, never
+    to the checkout's ``var/`` (subprocesses inherit the setting)."""
+    if not os.environ.get(DATA_DIR_ENV):
+        os.environ[DATA_DIR_ENV] = tempfile.mkdtemp(prefix="xining-test-store-")
 
 
 def _database_url() -> str:
@@ -49,7 +59,7 @@ def pg_url() -> str:
 def _fresh(url: str, *, parts=("boundaries", "plan", "registries")):
     db = PostGISBackend(url, schema=f"xining_test_{uuid.uuid4().hex[:10]}")
     db.init()
-    db.load_from(FileBackend(), parts=parts)
+    db.load_from(BundledFiles(), parts=parts)
     return db
 
 
@@ -69,28 +79,26 @@ def pg_scratch(pg_url):
     db.drop()
 
 
-def _files_copy(tmp_path) -> FileBackend:
-    """The file backend over a copy of the bundled registries (saves stay in ``tmp_path``)."""
-    import shutil
-
-    sites = tmp_path / "sites"
-    shutil.copytree(SITES_DIR, sites, ignore=shutil.ignore_patterns("history", ".*"))
-    return FileBackend(sites_dir=sites)
+def _embedded(tmp_path: Path) -> EmbeddedBackend:
+    """An embedded store of its own in ``tmp_path``, seeded from the bundled files (which it
+    only reads)."""
+    return EmbeddedBackend(tmp_path / "store" / "xining.sqlite")
 
 
-@pytest.fixture(params=["files", "postgis"])
+@pytest.fixture(params=["embedded", "postgis"])
 def backend(request, tmp_path):
-    """Each backend over the same bundled data (files: a copy, so saves stay in tmp)."""
-    if request.param == "files":
-        return _files_copy(tmp_path)
+    """Each backend over the same bundled data (embedded: a store of its own in tmp)."""
+    if request.param == "embedded":
+        return _embedded(tmp_path)
     return request.getfixturevalue("pg")
 
 
-@pytest.fixture(params=["files", "postgis"])
+@pytest.fixture(params=["embedded", "postgis"])
 def writable(request, tmp_path):
-    """Each backend, free to save registries (files: a copy; PostGIS: a schema of its own)."""
-    if request.param == "files":
-        return _files_copy(tmp_path)
+    """Each backend, free to save registries (embedded: a store of its own; PostGIS: a schema
+    of its own)."""
+    if request.param == "embedded":
+        return _embedded(tmp_path)
     return request.getfixturevalue("pg_scratch")
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from base.crs import gcj02_to_wgs84
 from base.errors import InputError
-from geo.backends import ConflictError, FileBackend
+from geo.backends import BundledFiles, ConflictError
 from geo.backends.saving import save_layers
 from geo.pipeline import assemble_sites
 from tests.conftest import _fresh
@@ -50,7 +50,7 @@ def db(pg_url):
 
 
 def _product_assignment():
-    files = FileBackend()
+    files = BundledFiles()
     load = files.load_bundled(include_samples=True)
     return assemble_sites(files.load_units(), bundled=load, include_samples=True).assigned
 
@@ -150,7 +150,7 @@ def test_a_schema_of_version_1_is_migrated_by_init(db):
     assert row == [(101.521459, 36.54116, "")]
     assert _sql(db, "SELECT count(*), count(geom) FROM current_sites") == [(120, 112)]
     pd.testing.assert_frame_equal(
-        FileBackend().load_bundled(include_samples=True).sites,
+        BundledFiles().load_bundled(include_samples=True).sites,
         db.load_bundled(include_samples=True).sites,
     )
 
@@ -211,7 +211,7 @@ def test_an_unmigrated_schema_is_refused_with_a_message_not_read_as_moved_sites(
     fresh = type(db)(db.url, schema=db.schema)  # a new process, as the dashboard would be
     with pytest.raises(InputError, match=r"geo\.db init"):
         fresh.load_registry("park")
-    frame = FileBackend().load_registry("park").sites
+    frame = BundledFiles().load_registry("park").sites
     with pytest.raises(InputError, match=r"geo\.db init"):
         fresh.save_registry("park", frame, expected_version=1)
 

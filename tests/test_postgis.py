@@ -25,7 +25,7 @@ from base.errors import InputError
 from geo.assign import assign_sites, locate
 from geo.attainment import attainment
 from geo.backends import Backend, ConflictError, get_backend, sql
-from geo.backends.files import FileBackend
+from geo.backends.files import BundledFiles
 from geo.backends.postgis import PostGISBackend
 from geo.backends.sql import DbLocator, assign_sites_sql, summarize_sql
 from geo.coverage import summarize, totals_check
@@ -69,7 +69,7 @@ def test_units_plan_and_registries_equal_the_files(pg, units):
         a = pd.DataFrame(getattr(units, name)).reset_index(drop=True)
         b = pd.DataFrame(getattr(db_units, name)).reset_index(drop=True)
         pd.testing.assert_frame_equal(a, b, check_dtype=False, obj=name)
-    for a, b in zip(FileBackend().load_plan(), pg.load_plan(), strict=True):
+    for a, b in zip(BundledFiles().load_plan(), pg.load_plan(), strict=True):
         pd.testing.assert_frame_equal(a, b)
     for samples in (True, False):
         files = load_bundled(include_samples=samples).sites
@@ -78,7 +78,7 @@ def test_units_plan_and_registries_equal_the_files(pg, units):
 
 def test_backend_selection_by_environment(monkeypatch, pg_url):
     monkeypatch.delenv("XINING_DATABASE_URL", raising=False)
-    assert get_backend().name == "files" and isinstance(get_backend(), Backend)
+    assert get_backend().name == "embedded" and isinstance(get_backend(), Backend)
     monkeypatch.setenv("XINING_DATABASE_URL", pg_url)
     monkeypatch.setenv("XINING_DATABASE_SCHEMA", "some_schema")
     chosen = get_backend()
@@ -424,7 +424,7 @@ def test_db_command_init_load_status_export_round_trip(pg_url, tmp_path, units):
         out = tmp_path / "export"
         proc = _db_cli("--schema", schema, "export", "-o", str(out), url=pg_url)
         assert proc.returncode == 0, proc.stderr
-        exported = FileBackend(out / "boundaries", out / "sites", out / "plan")
+        exported = BundledFiles(out / "boundaries", out / "sites", out / "plan")
         back = exported.load_units()
         pd.testing.assert_frame_equal(
             pd.DataFrame(units.townships.drop(columns="geometry")),
@@ -434,7 +434,7 @@ def test_db_command_init_load_status_export_round_trip(pg_url, tmp_path, units):
         a = gpd.GeoSeries(units.counties.geometry.to_numpy())
         b = gpd.GeoSeries(back.counties.geometry.to_numpy())
         assert a.geom_equals_exact(b, tolerance=1e-9).all()
-        for x, y in zip(FileBackend().load_plan(), exported.load_plan(), strict=True):
+        for x, y in zip(BundledFiles().load_plan(), exported.load_plan(), strict=True):
             pd.testing.assert_frame_equal(x, y)
         mine, theirs = load_bundled().sites, exported.load_bundled().sites
         pd.testing.assert_frame_equal(  # file: the label of where a row was read

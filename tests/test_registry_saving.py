@@ -3,7 +3,6 @@ and the same through the dashboard's "save as default" button."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import subprocess
 import sys
@@ -14,13 +13,11 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import dashboard.upload
 from base.errors import InputError
 from geo.backends import ConflictError
-from geo.backends.files import FileBackend
 from geo.backends.saving import restore_version, save_layers, undo_last
 from layers.registry import read_sites
-from tests.conftest import _files_copy, _fresh
+from tests.conftest import _embedded, _fresh
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
@@ -87,18 +84,21 @@ def test_bad_saves_are_refused_and_change_nothing(writable):
     pd.testing.assert_frame_equal(writable.load_registry("ecommerce").sites, before)
 
 
-def test_saved_file_reads_back_exactly_and_cannot_carry_a_formula(tmp_path):
-    files = FileBackend(sites_dir=tmp_path / "sites")
+def test_a_saved_registry_reads_back_exactly_and_exports_without_a_formula(tmp_path):
+    store = _embedded(tmp_path)
     sites = _upload("回", 4)
     sites.loc[0, "name"] = '=HYPERLINK("http://x")'
     sites.loc[1, "lon"] = 101.7000000001234  # every digit is kept
-    save_layers(files, sites, base_versions=files.registry_versions())
-    raw = (tmp_path / "sites" / "ecommerce.csv").read_bytes()
-    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, as Excel in China expects
-    assert b"'=HYPERLINK" in raw  # neutralised for spreadsheets
-    back = files.load_registry("ecommerce").sites
+    save_layers(store, sites, base_versions=store.registry_versions())
+    back = store.load_registry("ecommerce").sites
     cols = ["name", "layer", "county", "lon", "lat"]
     pd.testing.assert_frame_equal(back[cols], sites[cols], check_exact=True)
+    store.export(tmp_path / "out")
+    raw = (tmp_path / "out" / "sites" / "ecommerce.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, as Excel in China expects
+    assert b"'=HYPERLINK" in raw  # neutralised for spreadsheets
+    again = read_sites(tmp_path / "out" / "sites" / "ecommerce.csv").sites
+    pd.testing.assert_frame_equal(again[cols], sites[cols], check_exact=True)
 
 
 def test_a_bad_upload_can_be_undone_and_nothing_is_ever_deleted(writable):
@@ -129,15 +129,17 @@ def test_undo_never_reverts_a_colleagues_save_blindly(writable):
 
 
 def test_nothing_to_undo_on_a_layer_never_saved(tmp_path):
-    files = FileBackend(sites_dir=tmp_path / "sites")
-    assert files.registry_versions()["park"] == 0
+    store = _embedded(tmp_path)
+    assert store.registry_versions()["park"] == 1  # the shipped files
     with pytest.raises(InputError, match="no earlier version"):
-        undo_last(files, "park")
+        undo_last(store, "park")
+    assert not store.path.exists()  # reading never creates the store
 
 
-def _run_db(*args: str) -> subprocess.CompletedProcess:
+def _run_db(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("XINING_DATABASE")}
     env["PYTHONPATH"] = str(ROOT)
+    env["XINING_DATA_DIR"] = str(data_dir)
     return subprocess.run(
         [sys.executable, "-m", "geo.db", *args],
         cwd=ROOT,
@@ -148,71 +150,47 @@ def _run_db(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_command_line_status_history_undo_restore_on_the_files(tmp_path):
-    files = _files_copy(tmp_path)
-    first = files.registry_versions()["incubator"]
-    save_layers(files, _upload("新", 2, layer="incubator"), base_versions={"incubator": first})
-    data = ["--data", str(tmp_path)]
-    status = _run_db("status", *data)
+def test_command_line_status_history_undo_restore_export_on_the_embedded_store(tmp_path):
+    store = _embedded(tmp_path)
+    first = store.registry_versions()["incubator"]
+    save_layers(store, _upload("新", 2, layer="incubator"), base_versions={"incubator": first})
+    where = {"data_dir": store.path.parent}
+    status = _run_db("status", **where)
     assert status.returncode == 0 and f"incubator\tversion {first + 1}\t2 rows" in status.stdout
-    undo = _run_db("undo", "incubator", "--by", "王工", *data)
+    undo = _run_db("undo", "incubator", "--by", "王工", **where)
     assert undo.returncode == 0, undo.stderr
     assert f"version {first + 2}" in undo.stderr
-    history = _run_db("history", "incubator", *data)
+    history = _run_db("history", "incubator", **where)
     assert "王工" in history.stdout and f"restored version {first}" in history.stdout
-    restore = _run_db("restore", "incubator", str(first + 1), *data)
-    assert restore.returncode == 0 and files.load_registry("incubator").sites["name"].tolist() == [
+    restore = _run_db("restore", "incubator", str(first + 1), **where)
+    assert restore.returncode == 0 and store.load_registry("incubator").sites["name"].tolist() == [
         "新站0",
         "新站1",
     ]
-    missing = _run_db("restore", "incubator", "99", *data)
+    missing = _run_db("restore", "incubator", "99", **where)
     assert missing.returncode == 2 and "no saved version 99" in missing.stderr
-
-
-def _writer(directory: str, tag: str, saves: int) -> None:
-    """One planner saving ``saves`` times, reloading after each refusal (as the app says to)."""
-    files = FileBackend(sites_dir=Path(directory))
-    done = 0
-    while done < saves:
-        rows = _upload(f"{tag}{done}", 5)
-        [out] = save_layers(files, rows, base_versions=files.registry_versions(), saved_by=tag)
-        done += out.saved
-
-
-def test_two_processes_saving_at_once_lose_nothing(tmp_path):
-    """Two processes (two app servers on one disk) save 10 times each, at the same time."""
-    directory = tmp_path / "sites"
-    FileBackend(sites_dir=directory).registry_versions()
-    ctx = mp.get_context("fork")
-    procs = [ctx.Process(target=_writer, args=(str(directory), t, 10)) for t in ("甲", "乙")]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=180)
-        assert p.exitcode == 0
-    files = FileBackend(sites_dir=directory)
-    history = files.history("ecommerce")
-    assert history["version"].tolist() == list(range(1, 21))  # every save is one version
-    assert sorted(history["saved_by"].value_counts().tolist()) == [10, 10]
-    for version in range(1, 21):  # and each is whole: 5 rows of one planner's one save
-        names = files.load_registry("ecommerce", version=version).sites["name"]
-        assert len(names) == 5 and names.str[:2].nunique() == 1
-    assert not list(directory.rglob("*.tmp"))
+    # the store written back in the bundled layout reads as the same registries
+    out = tmp_path / "export"
+    export = _run_db("export", "-o", str(out), **where)
+    assert export.returncode == 0, export.stderr
+    assert read_sites(out / "sites" / "incubators.csv").sites["name"].tolist() == ["新站0", "新站1"]
+    assert (out / "boundaries" / "counties.geojson").exists()
+    assert (out / "plan" / "targets.csv").exists()
 
 
 # -- through the dashboard ------------------------------------------------------------------
 
 
-@pytest.fixture(params=["files", "postgis"])
+@pytest.fixture(params=["embedded", "postgis"])
 def app_backend(request, tmp_path, monkeypatch):
-    """The app reading and saving through a throwaway store of each kind: a copy of the files,
-    or a PostGIS schema of its own loaded with the bundled data (selected by the URL, as in a
-    deployment)."""
+    """The app reading and saving through a throwaway store of each kind, selected by the
+    settings as in a deployment: an embedded store in a data directory of its own
+    (``XINING_DATA_DIR``), or a PostGIS schema of its own loaded with the bundled data (URL)."""
 
-    if request.param == "files":
-        store = _files_copy(tmp_path)
+    if request.param == "embedded":
+        store = _embedded(tmp_path)
         monkeypatch.delenv("XINING_DATABASE_URL", raising=False)
-        monkeypatch.setattr(dashboard.upload, "get_backend", lambda: store)
+        monkeypatch.setenv("XINING_DATA_DIR", str(store.path.parent))
     else:
         store = _fresh(request.getfixturevalue("pg_url"))
         monkeypatch.setenv("XINING_DATABASE_URL", store.url)

@@ -1,15 +1,17 @@
-"""Where the data lives: embedded files (default) or a shared PostGIS database.
+"""Where the data lives: the embedded SQLite store (default) or a shared PostGIS database.
 
 Storage is an adapter at the edge: a :class:`Backend` returns and accepts frames, and no computing
-module imports this package. :func:`get_backend` picks the store: the files shipped in ``data/``
-when no database URL is configured, PostGIS when ``XINING_DATABASE_URL`` is set (or a URL is
+module imports this package. :func:`get_backend` picks the store: the embedded store
+(:mod:`geo.backends.embedded`: one SQLite file, seeded from the files shipped in ``data/``) when
+no database URL is configured, PostGIS when ``XINING_DATABASE_URL`` is set (or a URL is
 passed; the Streamlit app passes its secret through :func:`configure`). ``geo.loader`` is the one
 module that assembles the computing inputs from it.
 """
 
 from __future__ import annotations
 
-from geo.backends.files import FileBackend
+from geo.backends.embedded import EmbeddedBackend, store_path
+from geo.backends.files import BundledFiles
 from geo.backends.postgis import PostGISBackend
 from geo.backends.store import (
     DATABASE_URL_ENV,
@@ -26,10 +28,10 @@ from geo.backends.store import (
 
 
 def get_backend(url: str | None = None, *, schema: str | None = None) -> Backend:
-    """The PostGIS backend for ``url`` (or the configured URL), else the embedded files."""
+    """The PostGIS backend for ``url`` (or the configured URL), else the embedded store."""
     url = url or database_url()
     if not url:
-        return FileBackend()
+        return EmbeddedBackend(store_path())
     return PostGISBackend(url, schema=schema_name(schema))
 
 
@@ -39,12 +41,14 @@ __all__ = [
     "HISTORY_COLUMNS",
     "SCHEMA_ENV",
     "Backend",
+    "BundledFiles",
     "ConflictError",
-    "FileBackend",
+    "EmbeddedBackend",
     "PostGISBackend",
     "RegistryLoad",
     "configure",
     "database_url",
     "get_backend",
     "schema_name",
+    "store_path",
 ]

@@ -38,7 +38,7 @@ from geo.backends._registry import (
     records,
     row_hash,
 )
-from geo.backends.files import _registry_csv
+from geo.backends.files import registry_csv
 from geo.backends.sql import polygons_digest
 from geo.backends.store import HISTORY_COLUMNS, ConflictError, RegistryLoad, schema_name
 from geo.boundaries import Units, as_multipolygons
@@ -797,9 +797,9 @@ class PostGISBackend:
             rows = records(self.load_registry(layer).sites)
             real = [r for r in rows if not r["is_sample"]]
             samples = [r for r in rows if r["is_sample"]]
-            (sdir / spec.file).write_bytes(_registry_csv(real))
+            (sdir / spec.file).write_bytes(registry_csv(real))
             if samples:
-                (sdir / "samples" / spec.file).write_bytes(_registry_csv(samples))
+                (sdir / "samples" / spec.file).write_bytes(registry_csv(samples))
         return sorted(p for p in directory.rglob("*") if p.is_file())
 
 

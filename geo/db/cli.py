@@ -6,9 +6,11 @@ Database administration for shared deployments (these need a database):
 * ``load``: copy boundaries, plan tables and registries from the bundled files (or ``--data
   DIR`` in the same layout) into the database; registries become a new version of each layer
   (none when nothing changed). ``--only`` limits it to some parts.
-* ``export``: write everything back as files in the bundled layout under ``-o DIR``.
+* ``export``: write everything back as files in the bundled layout under ``-o DIR`` (also from
+  the embedded store).
 
-Registry versions, on whichever store is configured (the database, else the files in ``data/``):
+Registry versions, on whichever store is configured (the database, else the embedded store:
+``$XINING_DATA_DIR/xining.sqlite``, default ``var/``, seeded from the files in ``data/``):
 
 * ``status``: the current version of each layer and the row counts.
 * ``history LAYER``: every saved version of one layer.
@@ -17,7 +19,8 @@ Registry versions, on whichever store is configured (the database, else the file
 
 The URL comes from ``--url`` or ``XINING_DATABASE_URL``; the schema from ``--schema`` or
 ``XINING_DATABASE_SCHEMA`` (default ``xining``). Exit codes: 0 success, 1 a colleague saved in
-between (nothing written), 2 unusable input or no database.
+between (nothing written), 2 unusable input, no database, or a store that cannot be reached or
+written (one sentence, no password).
 """
 
 from __future__ import annotations
@@ -26,8 +29,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from base.errors import InputError
-from geo.backends import DATABASE_URL_ENV, FileBackend, PostGISBackend, database_url
+from base.errors import InputError, StoreError
+from geo.backends import (
+    DATABASE_URL_ENV,
+    BundledFiles,
+    EmbeddedBackend,
+    PostGISBackend,
+    database_url,
+    store_path,
+)
 from geo.backends.saving import restore_version, undo_last
 from layers.schema import LAYERS
 
@@ -48,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     load = sub.add_parser("load", help="load the bundled (or --data) files into the database")
     load.add_argument("--data", type=Path, help="a directory with boundaries/, sites/, plan/")
     load.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
-    export = sub.add_parser("export", help="write the database content as files")
+    export = sub.add_parser("export", help="write the store's content as files")
     export.add_argument("-o", "--output", type=Path, required=True)
     status = sub.add_parser("status", help="layer versions and row counts")
     history = sub.add_parser("history", help="saved versions of one layer")
@@ -60,9 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("version", type=int)
     for p in (undo, restore):
         p.add_argument("--by", default="", help="your name, kept in the history")
-    for p in (status, history, undo, restore):
+    for p in (status, history, undo, restore, export):
         p.add_argument(
-            "--data", type=Path, help="with no database: a directory with sites/ (default data/)"
+            "--data",
+            type=Path,
+            help="with no database: the bundled files the store starts from (default data/)",
         )
     for p in sub.choices.values():  # `--url` before or after the command, as the README says
         _connection_args(p, default=argparse.SUPPRESS)
@@ -101,40 +113,53 @@ def _versions(store, args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    url = args.url or database_url()
+def _embedded(data: Path | None) -> EmbeddedBackend:
+    """The embedded store, seeded from ``data`` (a directory in the bundled layout) if given."""
+    if data is None:
+        return EmbeddedBackend(store_path())
+    seed = BundledFiles(data / "boundaries", data / "sites", data / "plan")
+    return EmbeddedBackend(store_path(), seed=seed)
 
-    if not url and args.command in VERSION_COMMANDS:
-        files = FileBackend(sites_dir=args.data / "sites") if args.data else FileBackend()
-        try:
-            return _versions(files, args)
-        except InputError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+
+def _run(args: argparse.Namespace, url: str | None) -> int:
+    if not url and args.command in (*VERSION_COMMANDS, "export"):
+        store = _embedded(getattr(args, "data", None))
+        if args.command == "export":
+            written = store.export(args.output)
+            print(f"wrote {len(written)} files under {args.output}", file=sys.stderr)
+            return 0
+        status = _versions(store, args)
+        for notice in store.notices:
+            print(notice.en, file=sys.stderr)
+        return status
     if not url:
         print(f"error: no database: pass --url or set {DATABASE_URL_ENV}", file=sys.stderr)
         return 2
+    db = PostGISBackend(url, schema=args.schema)
+    if args.command in VERSION_COMMANDS:
+        return _versions(db, args)
+    if args.command == "init":
+        db.init()
+        print(f"initialised schema {db.schema}", file=sys.stderr)
+    elif args.command == "load":
+        db.init()
+        files = BundledFiles()
+        if args.data:
+            data = args.data
+            files = BundledFiles(data / "boundaries", data / "sites", data / "plan")
+        summary = db.load_from(files, parts=args.only)
+        for key, value in summary.items():
+            print(f"{key}\t{value}")
+    elif args.command == "export":
+        written = db.export(args.output)
+        print(f"wrote {len(written)} files under {args.output}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
-        db = PostGISBackend(url, schema=args.schema)
-        if args.command in VERSION_COMMANDS:
-            return _versions(db, args)
-        if args.command == "init":
-            db.init()
-            print(f"initialised schema {db.schema}", file=sys.stderr)
-        elif args.command == "load":
-            db.init()
-            files = FileBackend()
-            if args.data:
-                data = args.data
-                files = FileBackend(data / "boundaries", data / "sites", data / "plan")
-            summary = db.load_from(files, parts=args.only)
-            for key, value in summary.items():
-                print(f"{key}\t{value}")
-        elif args.command == "export":
-            written = db.export(args.output)
-            print(f"wrote {len(written)} files under {args.output}", file=sys.stderr)
-    except InputError as exc:
+        return _run(args, args.url or database_url())
+    except (InputError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
