@@ -366,7 +366,10 @@ def _data_rows(
 
 
 def _unquote_neutralised(frame: pd.DataFrame) -> None:
-    """Cells our own exports neutralised ("'=…") read back as they were (in place)."""
+    """Cells and headers our own exports neutralised ("'=…") read back as they were (in place)."""
+    labels = [c[1:] if re.match(NEUTRALISED, c) else c for c in frame.columns]
+    if len(set(labels)) == len(labels):  # never two columns of one name
+        frame.columns = labels
     for col in frame.columns:
         values = frame[col].to_numpy()
         maybe = [v[:1] == "'" for v in values]
