@@ -18,9 +18,11 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
+from base.errors import StoreError
 from dashboard import upload
 from dashboard.map_component import MapPayload, map_payload, show_map
 from dashboard.secrets import secret
+from dashboard.store_status import store_ready
 from geo.attainment import Plan
 from geo.boundaries import Units
 from geo.classify import SCHEMES, STATUS_COLORS
@@ -554,8 +556,21 @@ def _accept_code_links(units: Units) -> None:
             state[key] = value
 
 
+def _page_lang() -> str:
+    """The page's language before the switch is drawn (session, then the link)."""
+    lang = st.session_state.get(K_LANG) or st.query_params.get("lang", "zh")
+    return lang if lang in ("zh", "en") else "zh"
+
+
 def main() -> None:
     st.set_page_config(page_title="西宁县域创新地图", page_icon="🗺️", layout="wide")
+    try:
+        _page()
+    except StoreError as exc:  # the store went away mid-run: one sentence, no traceback
+        st.error(exc.text(_page_lang()))
+
+
+def _page() -> None:
     units = get_units()
     _accept_code_links(units)
     lang = st.sidebar.radio(
@@ -568,6 +583,8 @@ def main() -> None:
     )
     meeting = st.sidebar.toggle(t("meeting", lang), key=K_MEETING, bind=BIND)
     _css(meeting)
+    if not store_ready(lang):
+        return
     up = upload.panel(lang)
     upload.history_panel(lang)
     units, uploaded = upload.apply(up, units, lang)

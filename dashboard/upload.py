@@ -312,4 +312,5 @@ def _show_outcome(out: SaveOutcome, lang: str, *, restored: bool = False) -> Non
         fmt = {"current": c.current, "expected": c.expected}
         box.error(_t("conflict", lang, layer=name, who=who, when=when, **fmt))
     else:
-        box.error(_t("not_saved", lang, layer=name, error=markdown_text(out.error)))
+        why = out.reason.text(lang) if out.reason is not None else out.error
+        box.error(_t("not_saved", lang, layer=name, error=markdown_text(why)))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from base.errors import InputError
+from base.errors import InputError, StoreError
 from geo.attainment import attainment
 from geo.boundaries import Units
 from geo.classify import classify
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         sites = COMMANDS[args.command](args)
-    except InputError as exc:
+    except (InputError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
     except (OSError, pd.errors.EmptyDataError) as exc:

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from base.errors import InputError
+from base.errors import InputError, StoreError
 from geo.assign import assign_sites, problems
 from geo.batch_rows import (
     MAX_EXAMPLES,
@@ -523,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
             args.output.write_bytes(export(table, fmt, layer=f"{args.level}_coverage"))
         else:
             _, issues = assign_large_report(args.sites, args.output, **common)
-    except InputError as exc:
+    except (InputError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _say(issues, args.report)

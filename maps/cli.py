@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 
 import pandas as pd
 
-from base.errors import InputError
+from base.errors import InputError, StoreError
 from geo.boundaries import Units
 from geo.classify import SCHEMES
 from geo.loader import load_plan, load_sites, load_units
@@ -343,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _render(args) if args.command == "render" else _brief(args)
-    except InputError as exc:
+    except (InputError, StoreError) as exc:
         print(f"python -m maps {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
 

@@ -8,7 +8,8 @@
 #   scripts/postgres.sh url     print the URL the tests use (XINING_TEST_DATABASE_URL)
 #
 # Settings (environment): XINING_PG_PORT (54329), XINING_PG_DIR (/tmp/xining-pg-$PORT),
-# XINING_PG_VERSION (15, Debian bookworm). The cluster trusts local connections and skips fsync:
+# XINING_PG_VERSION (15, Debian bookworm). The cluster trusts local connections (but for the role
+# xining_pw, whose password is 'right-password', for the tests of a wrong one) and skips fsync:
 # it is for tests only and holds nothing worth keeping.
 set -euo pipefail
 
@@ -58,10 +59,15 @@ start() {
   if [ "$(id -u)" = 0 ]; then chown -R postgres:postgres "$base"; fi
   as_owner "$bindir/initdb" -D "$base/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \
     --no-sync >"$base/initdb.log" 2>&1 || { cat "$base/initdb.log" >&2; exit 1; }
+  # one role that must give its password (the tests of a wrong password need one)
+  { echo "host all ${user}_pw 127.0.0.1/32 scram-sha-256"; cat "$base/data/pg_hba.conf"; } \
+    >"$base/pg_hba.conf" && mv "$base/pg_hba.conf" "$base/data/pg_hba.conf"
+  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$base/data/pg_hba.conf"; fi
   as_owner "$bindir/pg_ctl" -D "$base/data" -l "$base/server.log" -w -t 60 \
     -o "-p $port -c listen_addresses=127.0.0.1 -k $base/socket -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
     start >/dev/null || { cat "$base/server.log" >&2; exit 1; }
   local psql=("$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres)
+  "${psql[@]}" -d postgres -c "CREATE ROLE ${user}_pw LOGIN PASSWORD 'right-password'"
   "${psql[@]}" -d postgres -c "CREATE ROLE $user LOGIN SUPERUSER" \
     -c "CREATE DATABASE $db OWNER $user"
   "${psql[@]}" -d "$db" -c "CREATE EXTENSION IF NOT EXISTS postgis"

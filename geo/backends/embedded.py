@@ -81,6 +81,10 @@ DDL = [
     "CREATE INDEX IF NOT EXISTS sites_versions_idx ON sites (layer, valid_from, valid_to)",
 ]
 
+# files already checked with PRAGMA quick_check in this process, by path and status (inode, size,
+# modification and change times: a file copied or restored in its place is checked again)
+_CHECKED: set[tuple[str, int, int, int, int]] = set()
+
 # SQLite's primary result codes a user can meet (https://sqlite.org/rescode.html)
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
 
@@ -208,8 +212,10 @@ class EmbeddedBackend:
             conn.execute("COMMIT")
         finally:
             conn.close()
-        if migrated:
-            self.notices.append(_retire_file_store(self.seed.sites_dir, migrated, self.path))
+        if self._legacy():
+            _retire_file_store(self.seed.sites_dir)
+            if migrated:
+                self.notices.append(_migrated_notice(self.seed.sites_dir, migrated, self.path))
 
     def _check_schema(self, conn: sqlite3.Connection) -> None:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -220,17 +226,33 @@ class EmbeddedBackend:
                 zh=f"数据存储 {self.path} 由更新的版本创建（结构版本 {row[0]}），请先更新本产品。",
             )
 
+    def _legacy(self) -> bool:
+        """The old file store left versions to migrate (``sites/.versions``)."""
+        return (self.seed.sites_dir / ".versions").is_dir()
+
+    def _verify(self, conn: sqlite3.Connection) -> None:
+        """Once per file and process: a damaged file is found before it is read or written."""
+        info = self.path.stat()
+        key = (str(self.path), info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        if key in _CHECKED:
+            return
+        result = conn.execute("PRAGMA quick_check").fetchone()
+        if not result or result[0] != "ok":
+            raise sqlite3.DatabaseError("quick_check failed")
+        _CHECKED.add(key)
+
     @contextlib.contextmanager
     def _transaction(self, *, write: bool) -> Iterator[sqlite3.Connection | None]:
         """One transaction (IMMEDIATE for a save; a consistent snapshot for a read).
 
-        Reading a store that does not exist yields None: nothing is created until a save.
+        Reading a store that does not exist yields None: nothing is created until a save (or
+        until the old file store's versions need migrating).
         """
-        if not write and not self.path.exists():
+        if not write and not self.path.exists() and not self._legacy():
             yield None
             return
         try:
-            if write or not _has_tables(self.path):
+            if write or not self.path.exists() or not _has_tables(self.path) or self._legacy():
                 self._create()
             conn = self._open()
         except sqlite3.Error as exc:
@@ -238,6 +260,7 @@ class EmbeddedBackend:
         except OSError as exc:
             raise store_error(exc, self.path) from None
         try:
+            self._verify(conn)
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             if not write:
                 self._check_schema(conn)
@@ -252,8 +275,16 @@ class EmbeddedBackend:
         finally:
             conn.close()
 
+    def damaged_copies(self) -> list[Path]:
+        """Damaged store files set aside beside the store (kept until someone removes them)."""
+        pattern = f"{self.path.name}.damaged-*"
+        return sorted(
+            p for p in self.path.parent.glob(pattern) if not p.name.endswith(("-wal", "-shm"))
+        )
+
     def _failure(self, exc: sqlite3.Error) -> StoreError:
-        if _is_damage(exc) and self.path.exists():
+        damaged = _is_damage(exc) or str(exc) == "quick_check failed"
+        if damaged and self.path.exists():
             return StoreDamaged(self.path, self._set_aside())
         return store_error(exc, self.path)
 
@@ -612,12 +643,17 @@ def _migrate_file_store(conn: sqlite3.Connection, sites_dir: Path) -> dict[str, 
     return moved
 
 
-def _retire_file_store(sites_dir: Path, moved: dict[str, int], path: Path) -> Notice:
-    """Rename the old store's folders (kept, never deleted) and say what was moved."""
+def _retire_file_store(sites_dir: Path) -> None:
+    """Rename the old store's folders: kept, never deleted, and never migrated again."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     for name in (".history", ".versions"):
         old = sites_dir / name
         if old.exists():
-            old.replace(sites_dir / f"{name}.migrated")
+            target = sites_dir / f"{name}.migrated"
+            old.replace(target if not target.exists() else sites_dir / f"{name}.migrated-{stamp}")
+
+
+def _migrated_notice(sites_dir: Path, moved: dict[str, int], path: Path) -> Notice:
     n = sum(moved.values())
     return Notice(
         en=f"Moved {n} saved versions of {len(moved)} layers from the old file store "

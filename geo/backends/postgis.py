@@ -40,7 +40,13 @@ from geo.backends._registry import (
 )
 from geo.backends.files import registry_csv
 from geo.backends.sql import polygons_digest
-from geo.backends.store import HISTORY_COLUMNS, ConflictError, RegistryLoad, schema_name
+from geo.backends.store import (
+    HISTORY_COLUMNS,
+    ConflictError,
+    RegistryLoad,
+    connection_error,
+    schema_name,
+)
 from geo.boundaries import Units, as_multipolygons
 from layers.registry import SiteLoad, combine
 from layers.schema import LAYERS, LEVELS, PRECISION, STATUS
@@ -264,14 +270,18 @@ class PostGISBackend:
                 options=f"-c search_path={self.schema},public",
                 application_name="xining-map",
             )
-        except psycopg.OperationalError as exc:
-            raise InputError(f"Cannot connect to the database: {exc}".strip()) from exc
+        except psycopg.ProgrammingError as exc:  # the URL itself cannot be parsed
+            raise connection_error(exc, self.url, malformed=True) from None
+        except psycopg.Error as exc:
+            raise connection_error(exc, self.url) from None
         try:
             if read_only:
                 conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
                 conn.read_only = True
             with conn.transaction():
                 yield conn
+        except psycopg.OperationalError as exc:  # the server went away mid-transaction
+            raise connection_error(exc, self.url) from None
         finally:
             conn.close()
 

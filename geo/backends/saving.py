@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from base.errors import InputError
+from base.errors import InputError, StoreError, UserFacing
 from geo.backends.store import Backend, ConflictError
 from layers.schema import LAYERS
 
@@ -29,6 +29,7 @@ class SaveOutcome:
     previous: int | None = None
     error: str = ""
     conflict: ConflictError | None = None  # who saved in between, when, which version
+    reason: UserFacing | None = None  # why it was refused, in both languages (``error``: English)
 
     @property
     def saved(self) -> bool:
@@ -71,8 +72,8 @@ def save_layers(
             )
         except ConflictError as exc:
             outcomes.append(SaveOutcome(layer, len(rows), error=str(exc), conflict=exc))
-        except InputError as exc:
-            outcomes.append(SaveOutcome(layer, len(rows), error=str(exc)))
+        except (InputError, StoreError) as exc:
+            outcomes.append(SaveOutcome(layer, len(rows), error=str(exc), reason=exc))
         else:
             outcomes.append(SaveOutcome(layer, len(rows), version=version, previous=int(base)))
     return outcomes

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from base.errors import StoreError
 from geo.attainment import Plan
 from geo.boundaries import Units
 from layers.registry import SiteLoad
@@ -35,6 +36,10 @@ HISTORY_COLUMNS = ["version", "saved_at", "saved_by", "n_rows", "n_added", "n_re
 
 _configured_url: str | None = None
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# the password of a URL (scheme://user:PASSWORD@host) or of key=value settings (password=...)
+_URL_PASSWORD = re.compile(r"(?<=://)([^/@\s]*?):([^@\s]*)@")
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)", re.IGNORECASE)
+HIDDEN = "***"
 
 
 class ConflictError(RuntimeError):
@@ -148,3 +153,70 @@ def schema_name(schema: str | None = None) -> str:
     if not _SCHEMA_NAME.match(name):
         raise ValueError(f"schema name must be lower-case letters, digits and _: '{name}'")
     return name
+
+
+def _passwords(url: str) -> list[str]:
+    found = [m.group(2) for m in _URL_PASSWORD.finditer(url)]
+    found += [m.group(2).strip("'") for m in _KV_PASSWORD.finditer(url)]
+    return [p for p in found if p]
+
+
+def redact(url: str) -> str:
+    """The database URL as it may be shown: the password replaced by ``***``."""
+    out = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:{HIDDEN}@", url)
+    return _KV_PASSWORD.sub(lambda m: m.group(1) + HIDDEN, out)
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (e.g. a driver's error) with every password of ``url`` hidden."""
+    for secret in sorted(_passwords(url), key=len, reverse=True):
+        text = text.replace(secret, HIDDEN)
+    return redact(text).strip()
+
+
+_CAUSES = (  # (words in the driver's message, English, Chinese): the first that matches
+    (
+        ("password authentication failed", "role", "no password supplied", "authentication"),
+        "The database refused the user name or password",
+        "数据库拒绝了用户名或密码",
+    ),
+    (
+        ("does not exist",),
+        "The database named in the URL does not exist on the server",
+        "数据库服务器上没有该网址指定的数据库",
+    ),
+    (
+        (
+            "connection refused",
+            "timeout",
+            "timed out",
+            "resolve host",
+            "could not translate",
+            "no route",
+            "network is unreachable",
+            "server closed the connection",
+        ),
+        "The database server does not answer (stopped, or a wrong host or port)",
+        "数据库服务器没有响应（已停止，或主机、端口有误）",
+    ),
+)
+
+
+def connection_error(exc: Exception, url: str, *, malformed: bool = False) -> StoreError:
+    """One sentence for a failed connection: what went wrong, where, and never the password."""
+    reason = scrub(str(exc), url).splitlines()[0] if str(exc).strip() else type(exc).__name__
+    where = redact(url)
+    if malformed:
+        return StoreError(
+            f"The database URL {where} is malformed ({reason}); fix {DATABASE_URL_ENV} or the "
+            "secrets file.",
+            zh=f"数据库网址 {where} 格式有误（{reason}），"
+            f"请修正 {DATABASE_URL_ENV} 或密钥配置文件。",
+        )
+    text = str(exc).lower()
+    en, zh = "The database cannot be reached", "无法连接数据库"
+    for words, cause_en, cause_zh in _CAUSES:
+        if any(w in text for w in words):
+            en, zh = cause_en, cause_zh
+            break
+    return StoreError(f"{en} ({where}): {reason}.", zh=f"{zh}（{where}）：{reason}。")
