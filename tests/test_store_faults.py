@@ -6,6 +6,7 @@ visible, the next save works, and the registries still read (the dashboard draws
 
 from __future__ import annotations
 
+import errno
 import json
 import multiprocessing as mp
 import os
@@ -177,6 +178,18 @@ def test_a_full_disk_refuses_the_save_in_one_sentence_and_leaves_the_store_as_it
     assert _names(store) == ["甲站0", "甲站1", "甲站2"]
     assert not list(tmp_path.rglob("*.part"))
     assert _save(store, "丙") == version + 1
+
+
+def test_no_space_left_for_a_new_store_is_the_full_disk_sentence(tmp_path, monkeypatch):
+    def no_space(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", no_space)
+    store = EmbeddedBackend(tmp_path / "new" / "xining.sqlite")
+    [out] = save_layers(store, _rows("甲"), base_versions={LAYER: 1})
+    assert not out.saved and "磁盘" in out.reason.text("zh") and "已满" in out.reason.text("zh")
+    monkeypatch.undo()
+    assert store.registry_versions()[LAYER] == 1 and not store.path.exists()
 
 
 def test_a_store_directory_that_cannot_be_made_is_one_sentence(tmp_path):

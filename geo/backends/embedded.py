@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -50,6 +51,7 @@ DATA_DIR_ENV = "XINING_DATA_DIR"
 DEFAULT_DATA_DIR = ROOT / "var"
 STORE_FILE = "xining.sqlite"
 SCHEMA_VERSION = 1
+LOG = logging.getLogger(__name__)
 BUSY_TIMEOUT_S = 30.0  # how long a save waits for a colleague's save to finish
 
 SITE_TEXT = [c for c in TEXT_COLUMNS if c != "layer"]  # ``layer`` keys the table itself
@@ -215,7 +217,9 @@ class EmbeddedBackend:
         if self._legacy():
             _retire_file_store(self.seed.sites_dir)
             if migrated:
-                self.notices.append(_migrated_notice(self.seed.sites_dir, migrated, self.path))
+                notice = _migrated_notice(self.seed.sites_dir, migrated, self.path)
+                LOG.warning(notice.en)  # the server's log; the command lines print it too
+                self.notices.append(notice)
 
     def _check_schema(self, conn: sqlite3.Connection) -> None:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
