@@ -60,6 +60,7 @@ __all__ = [
     "external_urls",
     "localize",
     "standalone_html",
+    "vendored_files",
 ]
 
 #: URL under which Streamlit serves ``static/vendor`` (``server.enableStaticServing``).
@@ -112,6 +113,11 @@ def _manifest(vendor_dir: Path) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RuntimeError(f"{path} is missing: run scripts/vendor_assets.py") from None
+
+
+def vendored_files(*, vendor_dir: Path = VENDOR_DIR) -> frozenset[str]:
+    """Every vendored file, as a path relative to ``static/vendor`` (MANIFEST.json's list)."""
+    return frozenset(_manifest(vendor_dir)["files"])
 
 
 def _vendored_path(link_name: str, vendor_dir: Path = VENDOR_DIR) -> str:

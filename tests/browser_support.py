@@ -40,7 +40,7 @@ def free_port() -> int:
 
 @dataclass
 class StreamlitServer:
-    """A running ``streamlit run app.py``; ``url`` is its origin, e.g. http://127.0.0.1:P."""
+    """A running ``streamlit run serve.py``; ``url`` is its origin, e.g. http://127.0.0.1:P."""
 
     process: subprocess.Popen
     port: int
@@ -94,17 +94,19 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def streamlit_server(log_path: Path, *, timeout: float = 60.0) -> Iterator[StreamlitServer]:
-    """Start ``streamlit run app.py`` (cwd = repo root) on a free port; stop it on exit."""
+def streamlit_server(
+    log_path: Path, *, timeout: float = 60.0, app_dir: Path = ROOT
+) -> Iterator[StreamlitServer]:
+    """Start ``streamlit run serve.py`` (as ``scripts/run.sh`` does, in ``app_dir``: the repo,
+    or a copy of its entry files, with the repo's packages importable) on a free port; stop it
+    on exit."""
     port = free_port()
     cmd = [
         *_streamlit_executable(),
         "run",
-        "app.py",
+        "serve.py",
         "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
+        str(port),  # the address is .streamlit/config.toml's (127.0.0.1), as for run.sh
         "--server.headless",
         "true",
         "--browser.gatherUsageStats",
@@ -112,13 +114,13 @@ def streamlit_server(log_path: Path, *, timeout: float = 60.0) -> Iterator[Strea
         "--server.fileWatcherType",
         "none",
     ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("w", encoding="utf-8")
     started = time.monotonic()
     process = subprocess.Popen(
         cmd,
-        cwd=ROOT,
+        cwd=app_dir,
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
