@@ -125,8 +125,8 @@ def to_gpkg(gdf: gpd.GeoDataFrame, *, layer: str = "units") -> bytes:
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:
-    """CSV in UTF-8 with BOM and CRLF rows, formulas neutralised, geometry dropped: the one
-    writer of every CSV the product writes (downloads, check report, registry store)."""
+    """CSV in UTF-8 with BOM and CRLF rows, formulas neutralised, geometry dropped: the writer
+    of the CSVs people open (downloads, check report, registry store and its build scripts)."""
     return _tabular(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
 
 
