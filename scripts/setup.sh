@@ -28,8 +28,9 @@ fi
 # pdffonts, pdftoppm) to check the PDF maps and briefs. The static maps themselves need no
 # Debian package: their CJK font comes from PyPI (noto-cjk-sans-otc in requirements.txt).
 # GDAL 3.6 (ogrinfo, the GeoPackage validator) and QGIS 3.22's Python API, as Debian stable
-# ships them, open the analysts' exports, the database and the QGIS project in the tests.
-debs=(chromium chromium-driver fonts-noto-cjk poppler-utils gdal-bin python3-gdal python3-qgis qgis-providers)
+# ships them, open the analysts' exports, the database and the QGIS project in the tests; and
+# LibreOffice Calc (headless) reads the CSV and XLSX downloads as a spreadsheet user's would.
+debs=(chromium chromium-driver fonts-noto-cjk poppler-utils gdal-bin python3-gdal python3-qgis qgis-providers libreoffice-calc-nogui)
 missing=()
 for deb in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$deb" 2>/dev/null | grep -q "install ok installed" || missing+=("$deb")
