@@ -68,6 +68,8 @@ RESULT_COLUMNS = [
     "measure",
     "layer",
     "actual_source",
+    "actual_year",
+    "stale",
     "source_line",
     "note",
 ]
@@ -139,6 +141,7 @@ def _row(spec: pd.Series, **values) -> dict:
     keep = ("target_id", "clause", "indicator_zh", "indicator_en", "scope", "comparator", "unit")
     keep += ("deadline", "measure", "layer", "source_line", "note")
     base = {key: spec[key] for key in keep}
+    base.update({"actual_year": None, "stale": False})
     base.update(values)
     actual, value = base.get("actual"), base["target"]
     base["status"] = _status(actual, base["comparator"], value)
@@ -148,13 +151,47 @@ def _row(spec: pd.Series, **values) -> dict:
     return base
 
 
-def _reported(reported: pd.DataFrame, target_id: str, scope_code: str) -> tuple[float | None, str]:
-    rows = reported[(reported["target_id"] == target_id) & (reported["scope_code"] == scope_code)]
-    rows = rows[rows["value"].str.strip() != ""]
-    if rows.empty:
-        return None, ""
-    last = rows.sort_values("period").iloc[-1]
-    return float(last["value"]), f"reported {last['period']}: {last['source']}"
+def _figures(reported: pd.DataFrame, target_id: str, *, as_of: int | None) -> pd.DataFrame:
+    """The target's reported figures with a value, of ``as_of`` or earlier."""
+    rows = reported[reported["target_id"] == target_id]
+    value = pd.to_numeric(rows["value"], errors="coerce")
+    period = pd.to_numeric(rows["period"], errors="coerce")
+    keep = value.notna() & period.notna()
+    if as_of is not None:
+        keep &= period <= as_of
+    out = rows[keep].copy()
+    out["value"], out["period"] = value[keep], period[keep].astype(int)
+    return out
+
+
+def _source(row: pd.Series) -> str:
+    who = str(row.get("entered_by") or "")
+    when = str(row.get("entered_at") or "")[:10]
+    entered = f" (entered by {who}, {when})" if who or when else ""
+    kind = "derived" if str(row.get("derived_from") or "") else "reported"
+    return f"{kind} {row['period']}: {row['source']}{entered}"
+
+
+def _reported(
+    figures: pd.DataFrame, scope_code: str, *, counties: list[str] | None = None
+) -> tuple[float | None, str, int | None]:
+    """The latest figure of ``scope_code``: (value, source, year). For a city-wide total,
+    ``counties``: a year in which every county in scope reported counts as their sum when the
+    city itself reported nothing newer."""
+    own = figures[figures["scope_code"] == scope_code].sort_values("period")
+    best = own.iloc[-1] if not own.empty else None
+    if counties:
+        parts = figures[figures["scope_code"].isin(counties)]
+        whole = parts.groupby("period")["scope_code"].nunique()
+        years = [int(y) for y, n in whole.items() if n == len(counties)]
+        if years and (best is None or max(years) > int(best["period"])):
+            year = max(years)
+            rows = parts[parts["period"] == year]
+            total = float(rows.drop_duplicates("scope_code")["value"].sum())
+            return total, f"reported {year}: sum of the {len(counties)} counties' figures", year
+    if best is None:
+        return None, "", None
+    return float(best["value"]), _source(best), int(best["period"])
 
 
 def attainment(
@@ -167,7 +204,9 @@ def attainment(
     """Every target with actual, ratio and status; ``each`` targets add one row per county.
 
     ``sites`` are assigned sites (:func:`geo.assign.assign_sites`). ``as_of`` counts only sites
-    whose year is known and not later (undated sites count: their existence is sourced).
+    whose year is known and not later (undated sites count: their existence is sourced), and
+    takes for each reported target and scope the latest figure of that year or before
+    (``actual_year``; ``stale`` when it is older than ``as_of``).
     """
     targets, designations, reported = plan
     names = units.counties.set_index("code")["name"]
@@ -233,9 +272,12 @@ def attainment(
                 )
             )
         else:
-            codes = scope_codes if t["aggregate"] == "each" else [CITY_CODE]
-            for code in codes:
-                actual, source = _reported(reported, t["target_id"], code)
+            figures = _figures(reported, t["target_id"], as_of=as_of)
+            each = t["aggregate"] == "each"
+            for code in scope_codes if each else [CITY_CODE]:
+                actual, source, year = _reported(
+                    figures, code, counties=None if each else scope_codes
+                )
                 rows.append(
                     _row(
                         t,
@@ -244,6 +286,11 @@ def attainment(
                         actual=np.nan if actual is None else actual,
                         target=value,
                         actual_source=source or "no published report found",
+                        actual_year=year,
+                        stale=bool(year is not None and as_of is not None and year < as_of),
                     )
                 )
-    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    out = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    out["actual_year"] = pd.array(out["actual_year"], dtype="Int64")
+    out["stale"] = out["stale"].astype(bool)
+    return out

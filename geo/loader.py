@@ -14,7 +14,9 @@ from pathlib import Path
 
 from geo.attainment import Plan
 from geo.backends import BundledFiles, database_url, get_backend, schema_name
+from geo.backends.files import load_indicators_from_files
 from geo.boundaries import Units
+from geo.indicators import derive
 from geo.pipeline import Sites, assemble_sites
 from layers.registry import SiteLoad, read_sites
 from layers.schema import LAYERS
@@ -35,8 +37,10 @@ def _units(url: str, schema: str) -> Units:
 
 
 def load_plan() -> Plan:
-    """The plan's targets, designations and reported actuals from the configured store."""
-    return get_backend().load_plan()
+    """The plan's targets, designations and reported figures from the configured store, with
+    the derived indicators computed from the figures (``geo.indicators``)."""
+    targets, designations, reported = get_backend().load_plan()
+    return Plan(targets, designations, derive(reported, load_indicators_from_files()))
 
 
 def load_bundled(*, layers: Sequence[str] | None = None, include_samples: bool = True) -> SiteLoad:

@@ -145,7 +145,7 @@ def test_a_schema_of_version_1_is_migrated_by_init(db):
     """Turn a fresh schema back into the version-1 layout, then run init again."""
     _downgrade_to_version_1(db)
     db.init()
-    assert _sql(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
+    assert _sql(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
     row = _sql(db, "SELECT lon, lat, location_precision FROM sites WHERE id = 'P003'")
     assert row == [(101.521459, 36.54116, "")]
     assert _sql(db, "SELECT count(*), count(geom) FROM current_sites") == [(120, 112)]
@@ -214,6 +214,19 @@ def test_an_unmigrated_schema_is_refused_with_a_message_not_read_as_moved_sites(
     frame = BundledFiles().load_registry("park").sites
     with pytest.raises(InputError, match=r"geo\.db init"):
         fresh.save_registry("park", frame, expected_version=1)
+
+
+def test_a_schema_of_version_2_gains_the_figures_tables_by_init(db):
+    with db.connect() as conn:
+        conn.execute("DROP TABLE actuals, actuals_versions, actuals_heads")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    fresh = type(db)(db.url, schema=db.schema)
+    with pytest.raises(InputError, match=r"geo\.db init"):
+        fresh.load_plan()
+    db.init()
+    again = type(db)(db.url, schema=db.schema)
+    assert again.load_actuals().version == 1 and again.load_plan().targets.shape[0] == 25
+    assert _sql(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
 
 
 def test_a_layer_saved_again_unchanged_keeps_its_version(db):

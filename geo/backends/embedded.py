@@ -32,6 +32,17 @@ import pandas as pd
 from base.errors import InputError, StoreError
 from base.settings import ROOT
 from geo.attainment import Plan
+from geo.backends._figures import (
+    ACTUALS,
+    SEED_FILE,
+    STORED_COLUMNS,
+    FiguresLoad,
+    figure_hash,
+    figure_rows,
+    figures_csv_frame,
+    figures_frame,
+    seed_figures,
+)
 from geo.backends._registry import (
     TEXT_COLUMNS,
     as_read,
@@ -44,6 +55,7 @@ from geo.backends._registry import (
 from geo.backends.files import BundledFiles, registry_csv
 from geo.backends.store import HISTORY_COLUMNS, ConflictError, RegistryLoad
 from geo.boundaries import Units
+from geo.export import to_csv
 from layers.registry import SiteLoad, combine
 from layers.schema import LAYERS
 
@@ -81,6 +93,23 @@ DDL = [
     "CREATE UNIQUE INDEX IF NOT EXISTS sites_current_hash_idx ON sites (layer, row_hash) "
     "WHERE valid_to IS NULL",
     "CREATE INDEX IF NOT EXISTS sites_versions_idx ON sites (layer, valid_from, valid_to)",
+    # reported figures, versioned the same way (geo.backends._figures)
+    "CREATE TABLE IF NOT EXISTS actuals_heads (\n"
+    "  name TEXT PRIMARY KEY CHECK (name = 'actuals'), version INTEGER NOT NULL,\n"
+    "  saved_at TEXT, saved_by TEXT NOT NULL DEFAULT '')",
+    "CREATE TABLE IF NOT EXISTS actuals_versions (\n"
+    "  version INTEGER PRIMARY KEY, saved_at TEXT, saved_by TEXT NOT NULL DEFAULT '',\n"
+    "  n_rows INTEGER NOT NULL, n_added INTEGER NOT NULL, n_removed INTEGER NOT NULL,\n"
+    "  message TEXT NOT NULL DEFAULT '')",
+    "CREATE TABLE IF NOT EXISTS actuals (\n"
+    "  uid INTEGER PRIMARY KEY, row_hash TEXT NOT NULL, valid_from INTEGER NOT NULL,\n"
+    "  valid_to INTEGER CHECK (valid_to IS NULL OR valid_to > valid_from),\n"
+    "  target_id TEXT NOT NULL, period INTEGER NOT NULL, scope_code TEXT NOT NULL,\n"
+    "  value REAL NOT NULL, source TEXT NOT NULL DEFAULT '', note TEXT NOT NULL DEFAULT '',\n"
+    "  entered_by TEXT NOT NULL DEFAULT '', entered_at TEXT NOT NULL DEFAULT '')",
+    "CREATE UNIQUE INDEX IF NOT EXISTS actuals_current_idx ON actuals "
+    "(target_id, scope_code, period) WHERE valid_to IS NULL",
+    "CREATE INDEX IF NOT EXISTS actuals_versions_idx ON actuals (valid_from, valid_to)",
 ]
 
 # files already checked with PRAGMA quick_check in this process, by path and status (inode, size,
@@ -297,7 +326,85 @@ class EmbeddedBackend:
         return self.seed.load_units()
 
     def load_plan(self) -> Plan:
-        return self.seed.load_plan()
+        targets, designations, _ = self.seed.load_plan()
+        return Plan(targets, designations, self.load_actuals().frame)
+
+    # -- reported figures ----------------------------------------------------------------------
+    def _seed_version(self) -> int:
+        return 1 if (self.seed.plan_dir / "reported_actuals.csv").exists() else 0
+
+    def load_actuals(self, *, version: int | None = None) -> FiguresLoad:
+        """The reported figures (current, or ``version``); the bundled file until first saved."""
+        with self._transaction(write=False) as conn:
+            head = _actuals_head(conn)
+            if head is None:
+                if version is not None and version != self._seed_version():
+                    raise _no_version(ACTUALS, version)
+                rows = seed_figures(self.seed.plan_dir)
+                return FiguresLoad(figures_frame(rows), self._seed_version())
+            current, saved_at, saved_by = head
+            if version is not None and version != current:
+                logged = conn.execute(
+                    "SELECT saved_at, saved_by FROM actuals_versions WHERE version = ?",
+                    (version,),
+                ).fetchone()
+                if logged is None:
+                    raise _no_version(ACTUALS, version)
+                (saved_at, saved_by), current = logged, version
+            rows = _figures_at(conn, version)
+        return FiguresLoad(figures_frame(rows), int(current), _time(saved_at), saved_by or "")
+
+    def actuals_history(self) -> pd.DataFrame:
+        """Every saved version of the figures, oldest first (:data:`HISTORY_COLUMNS`)."""
+        with self._transaction(write=False) as conn:
+            rows = (
+                conn.execute(
+                    f"SELECT {', '.join(HISTORY_COLUMNS)} FROM actuals_versions ORDER BY version"
+                ).fetchall()
+                if conn is not None and _actuals_head(conn) is not None
+                else None
+            )
+        if rows is None:
+            seeded = len(seed_figures(self.seed.plan_dir))
+            shipped = [[1, None, "", seeded, seeded, 0, "shipped files"]]
+            return pd.DataFrame(shipped if self._seed_version() else [], columns=HISTORY_COLUMNS)
+        frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+        frame["saved_at"] = frame["saved_at"].map(_time)
+        return frame
+
+    def save_actuals(
+        self,
+        frame: pd.DataFrame,
+        *,
+        expected_version: int,
+        saved_by: str = "",
+        message: str = "",
+    ) -> int:
+        """Replace the figures with ``frame`` in one transaction; return the new version.
+
+        Raises :class:`ConflictError` when the stored version is not ``expected_version``;
+        saving unchanged figures keeps the version.
+        """
+        rows = figure_rows(frame)
+        with self._transaction(write=True) as conn:
+            head = _actuals_head(conn)
+            current, saved_at, last_by = head if head else (self._seed_version(), None, "")
+            if int(current) != int(expected_version):
+                raise ConflictError(
+                    ACTUALS,
+                    expected=int(expected_version),
+                    current=int(current),
+                    saved_at=_time(saved_at),
+                    saved_by=last_by or "",
+                )
+            if head is None:
+                seeded = seed_figures(self.seed.plan_dir)
+                if [figure_hash(r) for r in seeded] == [figure_hash(r) for r in rows]:
+                    return int(current)
+                _adopt_figures(conn, seeded, version=int(current))
+            return _apply_figures(
+                conn, rows, version=int(current) + 1, saved_by=saved_by, message=message
+            )
 
     # -- registries ----------------------------------------------------------------------------
     def _heads(self, conn: sqlite3.Connection | None) -> dict[str, tuple]:
@@ -433,6 +540,8 @@ class EmbeddedBackend:
                     target = directory / name / path.relative_to(source)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(path.read_bytes())
+        figures = figures_csv_frame(self.load_actuals().frame)
+        (directory / "plan" / SEED_FILE).write_bytes(to_csv(figures))
         sdir = directory / "sites"
         (sdir / "samples").mkdir(parents=True, exist_ok=True)
         for layer, spec in LAYERS.items():
@@ -666,3 +775,77 @@ def _migrated_notice(sites_dir: Path, moved: dict[str, int], path: Path) -> Noti
         zh=f"已将旧文件存储（{sites_dir}/.history）中 {len(moved)} 个图层的 {n} 个保存版本迁入 "
         f"{path}；旧文件夹保留为 .history.migrated 和 .versions.migrated。",
     )
+
+
+# -- reported figures ------------------------------------------------------------------------
+def _no_version(what: str, version: int) -> InputError:
+    return InputError(f"'{what}' has no saved version {version}", zh=f"没有第 {version} 版。")
+
+
+def _actuals_head(conn: sqlite3.Connection | None) -> tuple | None:
+    if conn is None:
+        return None
+    return conn.execute("SELECT version, saved_at, saved_by FROM actuals_heads").fetchone()
+
+
+def _figures_at(conn: sqlite3.Connection, version: int | None) -> list[dict]:
+    cols = ", ".join(STORED_COLUMNS)
+    if version is None:
+        where, params = "valid_to IS NULL", ()
+    else:
+        where = "valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
+        params = (version, version)
+    cur = conn.execute(
+        f"SELECT {cols} FROM actuals WHERE {where} ORDER BY target_id, scope_code, period", params
+    )
+    return [dict(zip(STORED_COLUMNS, values, strict=True)) for values in cur.fetchall()]
+
+
+def _insert_figures(conn: sqlite3.Connection, rows: list[dict], *, version: int) -> None:
+    marks = ", ".join("?" for _ in range(len(STORED_COLUMNS) + 2))
+    conn.executemany(
+        f"INSERT INTO actuals (row_hash, valid_from, {', '.join(STORED_COLUMNS)}) VALUES ({marks})",
+        [(figure_hash(r), version, *(r[c] for c in STORED_COLUMNS)) for r in rows],
+    )
+
+
+def _adopt_figures(conn: sqlite3.Connection, rows: list[dict], *, version: int) -> None:
+    """Record the bundled figures as version ``version`` (0: no file)."""
+    conn.execute("INSERT INTO actuals_heads (name, version) VALUES (?, ?)", (ACTUALS, version))
+    if version >= 1:
+        _insert_figures(conn, rows, version=version)
+        conn.execute(
+            "INSERT INTO actuals_versions VALUES (?, NULL, '', ?, ?, 0, 'shipped files')",
+            (version, len(rows), len(rows)),
+        )
+
+
+def _apply_figures(
+    conn: sqlite3.Connection, rows: list[dict], *, version: int, saved_by: str, message: str
+) -> int:
+    """Make ``rows`` the figures of ``version``: unchanged figures keep their entry (who and
+    when), the others are closed or inserted as entered now by ``saved_by``."""
+    current = {
+        digest for (digest,) in conn.execute("SELECT row_hash FROM actuals WHERE valid_to IS NULL")
+    }
+    incoming = {figure_hash(r): r for r in rows}
+    removed = current - set(incoming)
+    added = [r for digest, r in incoming.items() if digest not in current]
+    if not removed and not added:
+        return version - 1
+    at = _now()
+    conn.executemany(
+        "UPDATE actuals SET valid_to = ? WHERE valid_to IS NULL AND row_hash = ?",
+        [(version, digest) for digest in removed],
+    )
+    _insert_figures(
+        conn, [{**r, "entered_by": saved_by, "entered_at": at} for r in added], version=version
+    )
+    conn.execute(
+        "UPDATE actuals_heads SET version = ?, saved_at = ?, saved_by = ?", (version, at, saved_by)
+    )
+    conn.execute(
+        "INSERT INTO actuals_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (version, at, saved_by, len(rows), len(added), len(removed), message),
+    )
+    return version

@@ -173,6 +173,11 @@ def load_units_from_files(directory: Path = BOUNDARIES_DIR) -> Units:
     )
 
 
+def load_indicators_from_files(directory: Path = PLAN_DIR) -> pd.DataFrame:
+    """The indicators a bureau reports and how derived ones are computed (indicators.csv)."""
+    return _read_csv(Path(directory) / "indicators.csv")
+
+
 def load_plan_from_files(directory: Path = PLAN_DIR) -> Plan:
     """The plan tables from CSV files in ``directory`` (``value`` of targets parsed)."""
     frames = []

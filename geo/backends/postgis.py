@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -29,6 +30,15 @@ from base.crs import WGS84
 from base.errors import InputError
 from geo.attainment import TARGET_COLUMNS, Plan
 from geo.backends import placed
+from geo.backends._figures import (
+    ACTUALS,
+    STORED_COLUMNS,
+    FiguresLoad,
+    figure_hash,
+    figure_rows,
+    figures_csv_frame,
+    figures_frame,
+)
 from geo.backends._registry import (
     TEXT_COLUMNS,
     as_read,
@@ -54,7 +64,8 @@ from layers.schema import LAYERS, LEVELS, PRECISION, STATUS
 SRID = 4326
 # 2: lon/lat of ``sites`` as published (in source_crs) with a WGS84 point beside them, typed
 # MultiPolygon units, and the ``current_sites`` table (placed.py) instead of a view.
-SCHEMA_VERSION = 2
+# 3: the reported figures' tables (actuals, actuals_heads, actuals_versions).
+SCHEMA_VERSION = 3
 
 # Columns of the tabular files, in file order (all text in the files; types here where useful).
 COUNTY_COLUMNS = {
@@ -208,6 +219,23 @@ def _ddl(schema: str) -> list[str]:
         "WHERE valid_to IS NULL",
         "CREATE INDEX IF NOT EXISTS sites_versions_idx ON sites (layer, valid_from, valid_to)",
         "CREATE INDEX IF NOT EXISTS sites_geom_idx ON sites USING gist (geom)",
+        # reported figures, versioned the same way (geo.backends._figures)
+        "CREATE TABLE IF NOT EXISTS actuals_heads (\n"
+        "  name text PRIMARY KEY CHECK (name = 'actuals'), version integer NOT NULL,\n"
+        "  saved_at timestamptz, saved_by text NOT NULL DEFAULT '')",
+        "CREATE TABLE IF NOT EXISTS actuals_versions (\n"
+        "  version integer PRIMARY KEY, saved_at timestamptz, saved_by text NOT NULL DEFAULT '',\n"
+        "  n_rows integer NOT NULL, n_added integer NOT NULL, n_removed integer NOT NULL,\n"
+        "  message text NOT NULL DEFAULT '')",
+        "CREATE TABLE IF NOT EXISTS actuals (\n"
+        "  uid bigserial PRIMARY KEY, row_hash text NOT NULL, valid_from integer NOT NULL,\n"
+        "  valid_to integer CHECK (valid_to IS NULL OR valid_to > valid_from),\n"
+        "  target_id text NOT NULL, period integer NOT NULL, scope_code text NOT NULL,\n"
+        "  value double precision NOT NULL, source text NOT NULL DEFAULT '',\n"
+        "  note text NOT NULL DEFAULT '', entered_by text NOT NULL DEFAULT '',\n"
+        "  entered_at text NOT NULL DEFAULT '')",
+        "CREATE UNIQUE INDEX IF NOT EXISTS actuals_current_idx ON actuals "
+        "(target_id, scope_code, period) WHERE valid_to IS NULL",
         placed.ddl(),
         "CREATE INDEX IF NOT EXISTS current_sites_geom_idx ON current_sites USING gist (geom)",
         # The digest of the stored polygons (geo.backends.sql.DbLocator recognises them by it)
@@ -309,13 +337,24 @@ class PostGISBackend:
             self.refresh_current()
 
     def _migrate(self, conn) -> bool:
-        """Schema version 1 → 2 (see :data:`SCHEMA_VERSION`); True when something was migrated."""
+        """Schema version 1 → 2 → 3 (see :data:`SCHEMA_VERSION`); True when something was
+        migrated. 2 → 3 only adds the figures' tables, which the DDL that follows creates."""
         exists = conn.execute("SELECT to_regclass(%s)", (f"{self.schema}.meta",)).fetchone()[0]
         if exists is None:
             return False
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is None or int(row[0]) >= SCHEMA_VERSION:
             return False
+        if int(row[0]) == 1:
+            self._migrate_1_to_2(conn)
+        conn.execute(
+            "UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+        )
+        return True
+
+    @staticmethod
+    def _migrate_1_to_2(conn) -> None:
+        """Typed MultiPolygon units; lon/lat of sites as published (see SCHEMA_VERSION)."""
         for table in ("counties", "townships"):
             conn.execute(
                 f"ALTER TABLE {table} ALTER COLUMN geom TYPE geometry(MultiPolygon, 4326) "
@@ -334,10 +373,6 @@ class PostGISBackend:
                 [(r["lon"], r["lat"], r["location_precision"], r["uid"]) for r in rows],
             )
         conn.execute("DROP VIEW IF EXISTS current_sites")
-        conn.execute(
-            "UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
-        )
-        return True
 
     def _stored_units(self) -> Units | None:
         """The stored units, or None while no boundaries are loaded (then ``current_sites``
@@ -551,14 +586,102 @@ class PostGISBackend:
     def load_plan(self) -> Plan:
         with self.connect(read_only=True) as conn:
             frames = [self._text_table(conn, t) for t in ("targets", "designations")]
-            frames.append(self._text_table(conn, "reported_actuals"))
         if frames[0].empty:
             raise InputError(
                 f"The database schema '{self.schema}' has no plan targets: run "
                 "`python -m geo.db load` first."
             )
         frames[0]["value"] = pd.to_numeric(frames[0]["value"])
-        return Plan(*frames)
+        return Plan(*frames, self.load_actuals().frame)
+
+    # -- reported figures ----------------------------------------------------------------------
+    def _seed_figures(self, conn) -> list[dict]:
+        """The figures loaded from the bundled file (``reported_actuals``), before any save."""
+        return figure_rows(self._text_table(conn, "reported_actuals"))
+
+    def load_actuals(self, *, version: int | None = None) -> FiguresLoad:
+        """The reported figures (current, or ``version``); the loaded file until first saved."""
+        with self.connect(read_only=True) as conn:
+            self._require_current_schema(conn)
+            head = conn.execute("SELECT version, saved_at, saved_by FROM actuals_heads").fetchone()
+            if head is None:
+                if version not in (None, 1):
+                    raise InputError(f"'{ACTUALS}' has no saved version {version}")
+                return FiguresLoad(figures_frame(self._seed_figures(conn)), 1)
+            current, saved_at, saved_by = head
+            where, params = "valid_to IS NULL", ()
+            if version is not None and version != current:
+                logged = conn.execute(
+                    "SELECT saved_at, saved_by FROM actuals_versions WHERE version = %s",
+                    (version,),
+                ).fetchone()
+                if logged is None:
+                    raise InputError(f"'{ACTUALS}' has no saved version {version}")
+                (saved_at, saved_by), current = logged, version
+            if version is not None:
+                where = "valid_from <= %s AND (valid_to IS NULL OR valid_to > %s)"
+                params = (version, version)
+            cur = conn.execute(
+                f"SELECT {', '.join(STORED_COLUMNS)} FROM actuals WHERE {where} "
+                "ORDER BY target_id, scope_code, period",
+                params,
+            )
+            rows = [dict(zip(STORED_COLUMNS, v, strict=True)) for v in cur.fetchall()]
+        return FiguresLoad(figures_frame(rows), int(current), saved_at, saved_by or "")
+
+    def actuals_history(self) -> pd.DataFrame:
+        """Every saved version of the figures, oldest first (:data:`HISTORY_COLUMNS`)."""
+        with self.connect(read_only=True) as conn:
+            if conn.execute("SELECT 1 FROM actuals_heads").fetchone() is None:
+                seeded = len(self._seed_figures(conn))
+                shipped = [[1, None, "", seeded, seeded, 0, "shipped files"]]
+                return pd.DataFrame(shipped, columns=HISTORY_COLUMNS)
+            frame = self._frame(
+                conn,
+                f"SELECT {', '.join(HISTORY_COLUMNS)} FROM actuals_versions ORDER BY version",
+            )
+        return frame
+
+    def save_actuals(
+        self,
+        frame: pd.DataFrame,
+        *,
+        expected_version: int,
+        saved_by: str = "",
+        message: str = "",
+    ) -> int:
+        """Replace the figures with ``frame`` in one transaction (the head row locked); return
+        the new version. :class:`ConflictError` when the stored version is not
+        ``expected_version``; unchanged figures keep the version."""
+        rows = figure_rows(frame)
+        with self.connect() as conn:
+            self._require_current_schema(conn)
+            conn.execute("LOCK TABLE actuals_heads IN SHARE ROW EXCLUSIVE MODE")
+            head = conn.execute(
+                "SELECT version, saved_at, saved_by FROM actuals_heads FOR UPDATE"
+            ).fetchone()
+            current, saved_at, last_by = head if head else (1, None, "")
+            if int(current) != int(expected_version):
+                raise ConflictError(
+                    ACTUALS,
+                    expected=int(expected_version),
+                    current=int(current),
+                    saved_at=saved_at,
+                    saved_by=last_by or "",
+                )
+            if head is None:
+                seeded = self._seed_figures(conn)
+                if [figure_hash(r) for r in seeded] == [figure_hash(r) for r in rows]:
+                    return int(current)
+                conn.execute("INSERT INTO actuals_heads (name, version) VALUES ('actuals', 1)")
+                _insert_figures(conn, seeded, version=1)
+                conn.execute(
+                    "INSERT INTO actuals_versions VALUES (1, NULL, '', %s, %s, 0, 'shipped files')",
+                    (len(seeded), len(seeded)),
+                )
+            return _apply_figures(
+                conn, rows, version=int(current) + 1, saved_by=saved_by, message=message
+            )
 
     def registry_versions(self) -> dict[str, int]:
         with self.connect(read_only=True) as conn:
@@ -802,6 +925,8 @@ class PostGISBackend:
             if table == "targets":
                 with self.connect(read_only=True) as conn:
                     out["value"] = self._text_table(conn, "targets")["value"]
+            if table == "reported_actuals":  # the current figures, in the file's columns
+                out = figures_csv_frame(out)
             _csv(out, pdir / PLAN_FILES[table])
         for layer, spec in LAYERS.items():
             rows = records(self.load_registry(layer).sites)
@@ -811,6 +936,44 @@ class PostGISBackend:
             if samples:
                 (sdir / "samples" / spec.file).write_bytes(registry_csv(samples))
         return sorted(p for p in directory.rglob("*") if p.is_file())
+
+
+def _insert_figures(conn, rows: list[dict], *, version: int) -> None:
+    marks = ", ".join(["%s"] * (len(STORED_COLUMNS) + 2))
+    with conn.cursor() as cur:
+        cur.executemany(
+            f"INSERT INTO actuals (row_hash, valid_from, {', '.join(STORED_COLUMNS)}) "
+            f"VALUES ({marks})",
+            [(figure_hash(r), version, *(r[c] for c in STORED_COLUMNS)) for r in rows],
+        )
+
+
+def _apply_figures(conn, rows: list[dict], *, version: int, saved_by: str, message: str) -> int:
+    """Make ``rows`` the figures of ``version``; unchanged figures keep their entry."""
+    current = {d for (d,) in conn.execute("SELECT row_hash FROM actuals WHERE valid_to IS NULL")}
+    incoming = {figure_hash(r): r for r in rows}
+    removed = sorted(current - set(incoming))
+    added = [r for digest, r in incoming.items() if digest not in current]
+    if not removed and not added:
+        return version - 1
+    at = datetime.now(UTC)
+    conn.execute(
+        "UPDATE actuals SET valid_to = %s WHERE valid_to IS NULL AND row_hash = ANY(%s)",
+        (version, removed),
+    )
+    stamp = at.isoformat(timespec="seconds")
+    _insert_figures(
+        conn, [{**r, "entered_by": saved_by, "entered_at": stamp} for r in added], version=version
+    )
+    conn.execute(
+        "UPDATE actuals_heads SET version = %s, saved_at = %s, saved_by = %s",
+        (version, at, saved_by),
+    )
+    conn.execute(
+        "INSERT INTO actuals_versions VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (version, at, saved_by, len(rows), len(added), len(removed), message),
+    )
+    return version
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from base.errors import InputError, StoreError, UserFacing
+from geo.backends._figures import ACTUALS
 from geo.backends.store import Backend, ConflictError
 from layers.schema import LAYERS
 
@@ -133,3 +134,55 @@ def undo_last(
     if current <= 1:
         raise InputError(f"Layer '{layer}' has no earlier version to go back to.")
     return restore_version(backend, layer, current - 1, expected_version=current, saved_by=saved_by)
+
+
+def save_figures(
+    backend: Backend,
+    figures: pd.DataFrame,
+    *,
+    base_version: int,
+    saved_by: str = "",
+    message: str = "",
+) -> SaveOutcome:
+    """Make ``figures`` (checked rows, :data:`geo.backends._figures.FIGURE_COLUMNS`) the
+    reported figures, as a new version; a colleague's save since ``base_version`` is a
+    conflict and nothing is written."""
+    try:
+        version = backend.save_actuals(
+            figures, expected_version=int(base_version), saved_by=saved_by, message=message
+        )
+    except ConflictError as exc:
+        return SaveOutcome(ACTUALS, len(figures), error=str(exc), conflict=exc)
+    except (InputError, StoreError) as exc:
+        return SaveOutcome(ACTUALS, len(figures), error=str(exc), reason=exc)
+    return SaveOutcome(ACTUALS, len(figures), version=version, previous=int(base_version))
+
+
+def undo_figures(
+    backend: Backend, *, expected_version: int | None = None, saved_by: str = ""
+) -> SaveOutcome:
+    """The figures before the latest save become current again, as a new version (nothing is
+    deleted); a colleague's save after ``expected_version`` is not undone blindly."""
+    head = backend.load_actuals()
+    shown = head.version if expected_version is None else int(expected_version)
+    if shown != head.version:
+        conflict = ConflictError(
+            ACTUALS,
+            expected=shown,
+            current=head.version,
+            saved_at=head.saved_at,
+            saved_by=head.saved_by,
+        )
+        return SaveOutcome(ACTUALS, 0, error=str(conflict), conflict=conflict)
+    if head.version <= 1:
+        raise InputError(
+            "The figures have no earlier version to go back to.", zh="数据没有可以退回的更早版本。"
+        )
+    old = backend.load_actuals(version=head.version - 1).frame
+    return save_figures(
+        backend,
+        old,
+        base_version=head.version,
+        saved_by=saved_by,
+        message=f"restored version {head.version - 1}",
+    )

@@ -23,6 +23,7 @@ import pandas as pd
 
 from base.errors import StoreError
 from geo.attainment import Plan
+from geo.backends._figures import FiguresLoad
 from geo.boundaries import Units
 from layers.registry import SiteLoad
 
@@ -132,6 +133,23 @@ class Backend(Protocol):
         self, *, layers: list[str] | None = None, include_samples: bool = True
     ) -> SiteLoad:
         """All wanted layers in one load (as ``layers.registry.load_bundled`` reads files)."""
+
+    def load_actuals(self, *, version: int | None = None) -> FiguresLoad:
+        """The reported figures and their version (``version``: an older one)."""
+
+    def save_actuals(
+        self,
+        frame: pd.DataFrame,
+        *,
+        expected_version: int,
+        saved_by: str = "",
+        message: str = "",
+    ) -> int:
+        """Replace the figures in one transaction; return the new version (ConflictError when
+        the stored version is not ``expected_version``; unchanged figures keep the version)."""
+
+    def actuals_history(self) -> pd.DataFrame:
+        """Every saved version of the figures, oldest first (:data:`HISTORY_COLUMNS`)."""
 
 
 def configure(url: str | None) -> None:
