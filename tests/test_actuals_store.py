@@ -36,7 +36,6 @@ def _figures(*rows: tuple) -> pd.DataFrame:
     return pd.DataFrame([(*r, "") for r in rows], columns=COLUMNS)
 
 
-SEVEN = ["630102", "630103", "630104", "630105", "630106", "630121", "630123"]
 BULLETIN = "西宁市2020年国民经济和社会发展统计公报"
 
 
