@@ -240,13 +240,22 @@ def _find_header(rows: list[list[str]]) -> int:
 
 
 def _unique_headers(cells: list[str]) -> list[str]:
+    """Headers made unique ("名称", "名称 (2)"), empty ones named ``column_N``.
+
+    Linear: a set of the names taken, and per repeated header the next number to try (a
+    number once taken stays taken, so the names are those of trying 2, 3, … every time).
+    """
     out: list[str] = []
+    seen: set[str] = set()
+    next_number: dict[str, int] = {}
     for i, cell in enumerate(cells):
-        name = cell.strip() or f"column_{i + 1}"
-        base, n = name, 2
-        while name in out:
+        name = base = cell.strip() or f"column_{i + 1}"
+        n = next_number.get(base, 2)
+        while name in seen:
             name, n = f"{base} ({n})", n + 1
+        next_number[base] = n
         out.append(name)
+        seen.add(name)
     return out
 
 

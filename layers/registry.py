@@ -370,8 +370,7 @@ def validate_table(
     sites["row"] = run.rows[ok]
     if ADDRESS in frame.columns:
         sites[ADDRESS] = _raw(frame, ADDRESS).to_numpy()[ok]
-    for col in extra:
-        sites[col] = frame[col].astype(object).where(frame[col].notna(), "").to_numpy()[ok]
+    sites = _with_extra(sites, frame, extra, ok)
     sites["lon"] = sites["lon"].astype(float)
     sites["lat"] = sites["lat"].astype(float)
     sites["is_sample"] = sites["is_sample"].astype(bool)
@@ -381,6 +380,21 @@ def validate_table(
     notes = pd.DataFrame(run.notes, columns=REJECT_COLUMNS)
     warnings = file_notes + _grouped(notes)
     return SiteLoad(sites=sites, rejects=rejects, warnings=warnings, rows_read=total, notes=notes)
+
+
+def _with_extra(
+    sites: pd.DataFrame, frame: pd.DataFrame, extra: list[str], ok: np.ndarray
+) -> pd.DataFrame:
+    """``sites`` with the file's unknown columns carried along (accepted rows), in one
+    concatenation: a column added at a time copies the frame each time (quadratic)."""
+    carried = {
+        col: frame[col].astype(object).where(frame[col].notna(), "").to_numpy()[ok] for col in extra
+    }
+    for col in [c for c in carried if c in sites.columns]:  # a header named like our own
+        sites[col] = carried.pop(col)
+    if not carried:
+        return sites
+    return pd.concat([sites, pd.DataFrame(carried, index=sites.index)], axis=1)
 
 
 def _check_table(table: RawTable, cmap: ColumnMap, *, total: int) -> None:
