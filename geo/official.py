@@ -39,8 +39,8 @@ from layers.coords import (
     parse_crs,
     to_wgs84_any,
 )
-from layers.readers import Source, read_table
-from layers.safety import MAX_BOUNDARY_BYTES
+from layers.readers import Source, read_table, source_name
+from layers.safety import BOUNDARY_LIMITS, check_time, time_budget
 
 OFFICIAL_SOURCE = "official"
 REPORT_COLUMNS = ["kind", "feature", "code", "name", "detail", "area_km2"]
@@ -223,10 +223,19 @@ def load_township_boundaries(
 
     ``crs`` declares the file's coordinate system (overrides its ``.prj``); ``layer`` picks a
     GeoPackage layer or one of several shapefiles in a zip. Raises :class:`InputError` when the
-    file holds no polygons or matches no township at all.
+    file holds no polygons or matches no township at all, or is past a limit of
+    :data:`~layers.safety.BOUNDARY_LIMITS` (size, features, vertices, time).
     """
+    with time_budget(source_name(source, filename), seconds=BOUNDARY_LIMITS.seconds):
+        return _load(source, units=units, filename=filename, crs=crs, layer=layer)
+
+
+def _load(
+    source: Source, *, units: Units, filename: str | None, crs: str | None, layer: str | None
+) -> tuple[Units, pd.DataFrame]:
+    """:func:`load_township_boundaries`, inside its time budget."""
     table = read_table(
-        source, filename=filename, sheet=layer, limit=MAX_BOUNDARY_BYTES, prefer_geometry="polygon"
+        source, filename=filename, sheet=layer, limits=BOUNDARY_LIMITS, prefer_geometry="polygon"
     )
     name = table.filename
     if table.geometry is None:
@@ -255,6 +264,7 @@ def load_township_boundaries(
     # Geometry checks and repairs, feature by feature.
     usable = np.zeros(len(geoms), dtype=bool)
     for i, geom in enumerate(geoms):
+        check_time()
         feat = features[i]
         if geom is None:
             report.append(
@@ -308,12 +318,14 @@ def load_township_boundaries(
                 f"{lat:.3f} after reading them as {label}); is the coordinate system right?"
             )
 
+    check_time()
     matches = _match(frame, geoms, usable, units, report)
     if not matches:
         raise InputError(
             f"{name}: no feature matches a township of Xining by code, name or seat. "
             f"Columns found: {list(frame.columns)}"
         )
+    check_time()
     return _apply(matches, geoms, features, units, report)
 
 
@@ -423,6 +435,7 @@ def _apply(
     reg = units.townships.set_index("code")
     polys = {}
     for code, hits in sorted(matches.items()):
+        check_time()
         geom = shapely.union_all([geoms[i] for i, _how in hits])
         polys[code] = geom
         feats = ";".join(str(features[i]) for i, _how in hits)
@@ -445,6 +458,7 @@ def _apply(
     tw = out.townships
     clipped, emptied = [], []
     for county in touched:
+        check_time()
         cover = shapely.union_all(
             tw.loc[
                 tw["county_code"].eq(county) & tw["geometry_source"].eq(OFFICIAL_SOURCE)
@@ -484,6 +498,7 @@ def _apply(
         else:
             detail = "no polygon"
         report.append(_row("unit_without_polygon", code=rec.code, name=rec.name, detail=detail))
+    check_time()
     report += _quality(out, touched)
     frame = pd.DataFrame(report, columns=REPORT_COLUMNS)
     return out, frame

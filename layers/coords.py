@@ -325,6 +325,23 @@ def crs_label(crs: object) -> str:
     return {4326: WGS84, 4490: CGCS2000}.get(epsg, f"EPSG:{epsg}")
 
 
+def checked_crs_label(crs: object) -> tuple[str | None, str | None]:
+    """(:func:`crs_label`, None) for a file's coordinate system that can be converted to WGS84,
+    else (None, why not): PROJ cannot read it (a garbled ``.prj``), or cannot convert from it
+    (an unknown projection, a local engineering system)."""
+    from pyproj.exceptions import ProjError
+
+    try:
+        label = crs_label(crs)
+        if label not in _GEOGRAPHIC:
+            _transformer(label)
+    except ProjError as exc:
+        # "Invalid projection: <the whole .prj>: (Internal Proj Error: <why>)": only the why
+        why = re.search(r"Internal Proj Error: (.*?)\)?$", str(exc))
+        return None, why.group(1) if why else str(exc)
+    return label, None
+
+
 @cache
 def _transformer(label: str, *, inverse: bool = False):
     from pyproj import CRS, Transformer

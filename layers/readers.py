@@ -10,10 +10,16 @@ Formats: CSV (UTF-8, UTF-8 with BOM, UTF-16, GBK/GB18030 and others detected; co
 semicolon or bar separated), XLSX (sheet chosen by name or by its header; header row found),
 GeoJSON (also a JSON list of records), zipped Shapefile (encoding from ``.cpg``, else detected),
 GeoPackage, KML, and a zip holding one of these.
+
+Reading is bounded and linear in the file's size: the limits of :mod:`layers.safety` (columns,
+rows, sheets looked at, features, vertices, JSON depth) are checked from headers, metadata or a
+cheap pass (:mod:`layers.prescan`) before the work they bound, and the upload's time budget
+between blocks of work; a damaged or hostile file is one :class:`InputError`, never a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -21,7 +27,7 @@ import json
 import re
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
@@ -29,14 +35,37 @@ from typing import Any, Protocol
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from base.cells import NEUTRALISED
 from base.errors import InputError
 from layers.columns import canonical_of, header_score
-from layers.coords import crs_label, parse_crs
-from layers.safety import MAX_UPLOAD_BYTES, check_size, read_zip
+from layers.coords import checked_crs_label, parse_crs
+from layers.prescan import dbf_counts, json_shape, shp_counts, unsized_sheet_bytes
+from layers.safety import (
+    MAX_CELLS,
+    MAX_COLUMNS,
+    MAX_ROWS,
+    MAX_SHEETS_READ,
+    MAX_UNSIZED_SHEET_BYTES,
+    MAX_UPLOAD_BYTES,
+    SITE_LIMITS,
+    Limits,
+    check_cells,
+    check_columns,
+    check_depth,
+    check_features,
+    check_rows,
+    check_size,
+    check_time,
+    check_vertices,
+    read_zip,
+    time_budget,
+    verify_zip,
+)
 
 HEADER_SCAN_ROWS = 30
+_CHECK_EVERY = 4096  # rows or features between two looks at the upload's time budget
 TABLE_SUFFIXES = (".csv", ".txt", ".tsv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 JSON_SUFFIXES = (".geojson", ".json")
@@ -51,6 +80,7 @@ OLD_FORMATS = {
     ".shx": "a bare .shx index",
 }
 SUPPORTED = "CSV, Excel (.xlsx), GeoJSON, a zipped Shapefile (.zip) or a GeoPackage (.gpkg)"
+SUPPORTED_ZH = "CSV、Excel(.xlsx)、GeoJSON、压缩的 Shapefile(.zip)或 GeoPackage(.gpkg)"
 
 
 class _Readable(Protocol):
@@ -76,6 +106,17 @@ class RawTable:
 # --- source handling ------------------------------------------------------------------------
 
 
+def source_name(source: Source, filename: str | None = None) -> str:
+    """The name a file is shown by in messages: ``filename``, else the path's or upload's."""
+    if filename:
+        return filename
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "upload"
+    if hasattr(source, "read") and not isinstance(source, (str, Path)):
+        return Path(str(getattr(source, "name", "upload"))).name
+    return Path(source).name
+
+
 def load_source(
     source: Source, *, filename: str | None = None, limit: int = MAX_UPLOAD_BYTES
 ) -> tuple[bytes, str, Path | None]:
@@ -83,13 +124,12 @@ def load_source(
 
     The size is checked before the content is read where possible.
     """
+    name = source_name(source, filename)
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
-        name = filename or "upload"
         check_size(len(data), name, limit=limit)
         return data, name, None
     if hasattr(source, "read") and not isinstance(source, (str, Path)):
-        name = filename or Path(str(getattr(source, "name", "upload"))).name
         size = getattr(source, "size", None)
         if isinstance(size, int):
             check_size(size, name, limit=limit)
@@ -97,11 +137,13 @@ def load_source(
         check_size(len(data), name, limit=limit)
         return bytes(data), name, None
     path = Path(source)
-    name = filename or path.name
     if not path.exists():
-        raise InputError(f"{path}: file not found.")
+        raise InputError(f"{path}: file not found.", zh=f"{path}: 找不到文件。")
     if path.is_dir():
-        raise InputError(f"{path}: is a folder; give a file ({SUPPORTED}).")
+        raise InputError(
+            f"{path}: is a folder; give a file ({SUPPORTED}).",
+            zh=f"{path}: 是文件夹, 请给出文件({SUPPORTED_ZH})。",
+        )
     check_size(path.stat().st_size, name, limit=limit)
     return path.read_bytes(), name, path
 
@@ -175,12 +217,17 @@ def decode_text(raw: bytes, name: str) -> tuple[str, str]:
     if encoding is None:
         raise InputError(
             f"{name}: the text encoding is neither UTF-8 nor GBK/GB18030; save it as "
-            "'CSV UTF-8' in Excel or WPS."
+            "'CSV UTF-8' in Excel or WPS.",
+            zh=f"{name}: 文本编码既不是 UTF-8 也不是 GBK/GB18030; 请在 Excel 或 WPS 中另存为"
+            "“CSV UTF-8”。",
         )
     try:
         return raw.decode(encoding), encoding
     except (UnicodeDecodeError, LookupError) as exc:
-        raise InputError(f"{name}: cannot decode the text as {encoding} ({exc}).") from exc
+        raise InputError(
+            f"{name}: cannot decode the text as {encoding} ({exc}).",
+            zh=f"{name}: 无法按 {encoding} 解码文本({exc})。",
+        ) from exc
 
 
 def _encoding_note(name: str, encoding: str) -> list[str]:
@@ -269,7 +316,7 @@ def _table_from_rows(
     every cell after it); otherwise (XLSX) such cells become extra columns ``column_N``.
     """
     if not rows or not any(any(c.strip() for c in r) for r in rows):
-        raise InputError(f"{name}: the file is empty.")
+        raise InputError(f"{name}: the file is empty.", zh=f"{name}: 文件是空的。")
     h = _find_header(rows)
     header = _merged_header(rows, h)
     notes = []
@@ -348,6 +395,8 @@ def _data_rows(
     rejected as wider than the header (only when ``strict_width``)."""
     data, index, blank, bad = [], [], [], []
     for i in range(first_data, len(rows)):
+        if i % _CHECK_EVERY == 0:
+            check_time()
         row = rows[i]
         number = i + 1
         if not "".join(row).strip():
@@ -404,6 +453,49 @@ def _delimiter(lines: list[str]) -> str:
     return best
 
 
+def _used_width(cells: Sequence[Any]) -> int:
+    """Cells up to the last one holding something (Excel pads rows with empty cells)."""
+    for k in range(len(cells) - 1, -1, -1):
+        value = cells[k]
+        if value is not None and str(value).strip():
+            return k + 1
+    return 0
+
+
+def _bounded_rows(
+    rows: Iterable[Sequence[Any]],
+    name: str,
+    *,
+    every_row: bool,
+    cell: Callable[[Any], str] | None = None,
+) -> list[list[str]]:
+    """The rows (each cell through ``cell`` when given), refused as soon as one is past a limit.
+
+    Columns: the cells used in the first rows, where the header is (CSV: a wider data row is
+    rejected on its own later), or in ``every_row`` (XLSX: every column is kept), checked before
+    the row is converted. Rows: the non-empty ones, above the header rows' allowance. Cells:
+    those up to the last one used in each row (Excel's trailing empty cells are dropped later).
+    """
+    out: list[list[str]] = []
+    filled = cells = 0
+    for i, raw in enumerate(rows):
+        if len(raw) > MAX_COLUMNS and (every_row or i <= HEADER_SCAN_ROWS):
+            check_columns(_used_width(raw), name, row=i + 1)
+        row = [cell(v) for v in raw] if cell is not None else list(raw)
+        used = _used_width(row)
+        if used:
+            filled += 1
+            cells += used
+            if filled > MAX_ROWS + HEADER_SCAN_ROWS:
+                check_rows(filled - HEADER_SCAN_ROWS, name)
+            if cells > MAX_CELLS:
+                check_cells(cells, name)
+        if i % _CHECK_EVERY == 0:
+            check_time()
+        out.append(row)
+    return out
+
+
 def read_csv_bytes(data: bytes, name: str) -> RawTable:
     """CSV/TSV text in any common encoding; row numbers as Excel shows them."""
     text, encoding = decode_text(data, name)
@@ -411,13 +503,17 @@ def read_csv_bytes(data: bytes, name: str) -> RawTable:
     hint = re.match(r"sep=(.)\r?\n", text)  # Excel's separator line; Excel hides it
     if hint:
         text = text[hint.end() :]
-    delim = hint.group(1) if hint else _delimiter(text.splitlines()[:40])
-    csv.field_size_limit(10 * 2**20)
+    # A cell may be as long as the file (the byte limit bounds it), not only the csv module's
+    # default of 128 K characters; the limit is process-wide, so it is only ever raised.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     try:
+        delim = hint.group(1) if hint else _delimiter(text.splitlines()[:40])
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, skipinitialspace=True)
-        rows = list(reader)
+        rows = _bounded_rows(reader, name, every_row=False)
     except csv.Error as exc:
-        raise InputError(f"{name}: cannot be read as CSV ({exc}).") from exc
+        raise InputError(
+            f"{name}: cannot be read as CSV ({exc}).", zh=f"{name}: 无法按 CSV 读取({exc})。"
+        ) from exc
     table = _table_from_rows(rows, name, "csv", unquote="'" in text)
     table.notes[:0] = _encoding_note(name, encoding)
     if delim != ",":
@@ -427,9 +523,20 @@ def read_csv_bytes(data: bytes, name: str) -> RawTable:
 
 def read_xlsx_bytes(data: bytes, name: str, *, sheet: str | int | None = None) -> RawTable:
     """An XLSX workbook: the sheet asked for (name or 1-based number), else the first visible
-    sheet with a recognisable header. Cached values only: formulas are never evaluated.
+    sheet (of the first :data:`MAX_SHEETS_READ`) with a recognisable header, found from each
+    sheet's first rows. Cached values only: formulas are never evaluated.
     """
-    read_zip(data, name)  # the same member and size limits as any archive
+    verify_zip(data, name)  # the same member, size and ratio limits as any archive
+    unsized = unsized_sheet_bytes(data)
+    if unsized > MAX_UNSIZED_SHEET_BYTES:
+        limit = MAX_UNSIZED_SHEET_BYTES // 2**20
+        raise InputError(
+            f"{name}: its sheets do not state their size and hold {unsized / 2**20:.0f} MB of "
+            f"XML, more than the limit of {limit} MB read to find it out; open the workbook in "
+            "Excel or WPS and save it again.",
+            zh=f"{name}: 工作表未注明范围, 共 {unsized / 2**20:.0f} MB XML, 超过为确定范围而读取的 "
+            f"{limit} MB 上限; 请用 Excel 或 WPS 打开后重新保存。",
+        )
     import openpyxl
 
     try:
@@ -439,36 +546,47 @@ def read_xlsx_bytes(data: bytes, name: str, *, sheet: str | int | None = None) -
     except Exception as exc:  # openpyxl raises many types for damaged or encrypted files
         raise InputError(
             f"{name}: cannot be opened as an Excel workbook ({type(exc).__name__}); "
-            "is it password-protected or damaged?"
+            "is it password-protected or damaged?",
+            zh=f"{name}: 无法作为 Excel 工作簿打开({type(exc).__name__}), 是否有密码保护或已损坏?",
         ) from exc
     try:
         names = book.sheetnames
-        if sheet is not None:
-            chosen = _pick_sheet(names, sheet, name)
-            rows = _sheet_rows(book[chosen])
-        else:
-            fallback: tuple[str, list[list[str]]] | None = None
-            for candidate in names:
-                ws = book[candidate]
-                if getattr(ws, "sheet_state", "visible") != "visible":
-                    continue
-                cand_rows = _sheet_rows(ws)
-                head = cand_rows[:HEADER_SCAN_ROWS]
-                if any(header_score(r)[0] for r in head):
-                    chosen, rows = candidate, cand_rows
-                    break
-                if fallback is None and any(any(c for c in r) for r in head):
-                    fallback = (candidate, cand_rows)
-            else:
-                if fallback is None:
-                    raise InputError(f"{name}: every sheet is empty.")
-                chosen, rows = fallback
+        chosen = _pick_sheet(names, sheet, name) if sheet is not None else _find_sheet(book, name)
+        rows = _sheet_rows(book[chosen], name)
     finally:
         book.close()
     table = _table_from_rows(rows, name, "xlsx", strict_width=False)
     if len(names) > 1:
         table.notes.insert(0, f"{name}: sheet '{chosen}' read (sheets: {', '.join(names)})")
     return table
+
+
+def _find_sheet(book: Any, name: str) -> str:
+    """The first visible sheet whose first rows hold a header naming a ``name`` column, else the
+    first with anything in them; only the first :data:`MAX_SHEETS_READ` are looked at (a
+    workbook of hundreds of sheets is refused when none of them has the header)."""
+    visible = [
+        n for n in book.sheetnames if getattr(book[n], "sheet_state", "visible") == "visible"
+    ]
+    fallback = None
+    for candidate in visible[:MAX_SHEETS_READ]:
+        head = _sheet_rows(book[candidate], name, limit=HEADER_SCAN_ROWS)
+        if any(header_score(r)[0] for r in head):
+            return candidate
+        if fallback is None and any(any(c for c in r) for r in head):
+            fallback = candidate
+    if len(visible) > MAX_SHEETS_READ:
+        raise InputError(
+            f"{name}: none of the first {MAX_SHEETS_READ} of its {len(visible)} sheets has a "
+            f"header with a name column (名称), and at most {MAX_SHEETS_READ} sheets are looked "
+            "at; move the registry to the first sheet or name its sheet.",
+            zh=f"{name}: 共 {len(visible)} 个工作表, 前 {MAX_SHEETS_READ} 个中没有带“名称”"
+            f"列的表头, 而最多只查看 {MAX_SHEETS_READ} 个工作表; "
+            "请把名录放在第一个工作表, 或指定工作表。",
+        )
+    if fallback is None:
+        raise InputError(f"{name}: every sheet is empty.", zh=f"{name}: 所有工作表都是空的。")
+    return fallback
 
 
 def _pick_sheet(names: list[str], sheet: str | int, name: str) -> str:
@@ -479,15 +597,29 @@ def _pick_sheet(names: list[str], sheet: str | int, name: str) -> str:
         number = int(sheet)
         if 1 <= number <= len(names):
             return names[number - 1]
-    raise InputError(f"{name}: no sheet '{sheet}'. Sheets: {', '.join(names)}")
+    raise InputError(
+        f"{name}: no sheet '{sheet}'. Sheets: {', '.join(names)}",
+        zh=f"{name}: 没有工作表“{sheet}”。工作表: {', '.join(names)}",
+    )
 
 
-def _sheet_rows(ws: Any) -> list[list[str]]:
+def _sheet_rows(ws: Any, name: str, *, limit: int | None = None) -> list[list[str]]:
+    """The sheet's cells as text (its first ``limit`` rows when given), within the limits."""
     if hasattr(ws, "reset_dimensions"):
         ws.reset_dimensions()  # a wrong <dimension> tag must not cut rows off
-    return [
-        [cell_text(v) for v in row] for row in ws.iter_rows(min_row=1, min_col=1, values_only=True)
-    ]
+    try:
+        rows = ws.iter_rows(min_row=1, min_col=1, max_row=limit, values_only=True)
+        return _bounded_rows(rows, name, every_row=True, cell=cell_text)
+    except InputError:
+        raise
+    except Exception as exc:  # openpyxl raises many types for damaged sheets (a 5,000-digit
+        # number is a ValueError): one sentence, never a traceback
+        raise InputError(
+            f"{name}: the sheet '{ws.title}' cannot be read ({type(exc).__name__}: {exc}); "
+            "is the workbook damaged?",
+            zh=f"{name}: 工作表“{ws.title}”无法读取({type(exc).__name__}: {exc}), "
+            "工作簿是否已损坏?",
+        ) from exc
 
 
 # --- GeoJSON and JSON -------------------------------------------------------------------------
@@ -498,41 +630,91 @@ def _geojson_crs(doc: dict, name: str) -> str | None:
     member = doc.get("crs")
     if not isinstance(member, dict):
         return None
-    label = (member.get("properties") or {}).get("name")
+    props = member.get("properties")
+    label = props.get("name") if isinstance(props, dict) else None
     if not label:
         return None
     try:
         return parse_crs(str(label))
     except InputError as exc:
-        raise InputError(f"{name}: the GeoJSON crs member '{label}' is not understood.") from exc
+        raise InputError(
+            f"{name}: the GeoJSON crs member '{label}' is not understood.",
+            zh=f"{name}: 无法识别 GeoJSON 的 crs 成员“{label}”。",
+        ) from exc
 
 
-def read_json_bytes(data: bytes, name: str) -> RawTable:
+def _parse_json(data: bytes, name: str, *, limits: Limits) -> tuple[Any, str]:
+    """The parsed document and its encoding, after its nesting depth and positions were counted
+    (refused past :data:`MAX_JSON_DEPTH` or the vertex limit, before anything is built)."""
+    text, encoding = decode_text(data, name)
+    depth, positions = json_shape(data if encoding in ("utf-8", "utf-8-sig") else text.encode())
+    check_depth(depth, name)
+    check_vertices(positions, name, limits=limits)
+    check_time()
+    try:
+        return json.loads(text), encoding
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{name}: not valid GeoJSON ({exc.msg}, line {exc.lineno}).",
+            zh=f"{name}: 不是有效的 GeoJSON({exc.msg}, 第 {exc.lineno} 行)。",
+        ) from exc
+    except (RecursionError, ValueError) as exc:  # nesting the count missed; a 5,000-digit number
+        raise InputError(
+            f"{name}: not valid GeoJSON ({exc}).", zh=f"{name}: 不是有效的 GeoJSON({exc})。"
+        ) from exc
+
+
+def _check_keys(objects: Iterable[Any], name: str) -> None:
+    """Refuse records (or feature properties) with more distinct keys than columns allowed,
+    or more values than cells allowed."""
+    keys: set[str] = set()
+    values = 0
+    for obj in objects:
+        if isinstance(obj, dict):
+            keys.update(obj)
+            values += len(obj)
+    check_columns(len(keys), name)
+    check_cells(values, name)
+
+
+def _json_records(doc: list, name: str, encoding: str) -> RawTable:
+    """A JSON list of records: one row per object."""
+    if not all(isinstance(r, dict) for r in doc):
+        raise InputError(
+            f"{name}: a JSON list must hold one object per site.",
+            zh=f"{name}: JSON 列表中每个站点须是一个对象。",
+        )
+    check_rows(len(doc), name)
+    _check_keys(doc, name)
+    records = [{k: cell_text(v) for k, v in r.items()} for r in doc]
+    frame = pd.DataFrame.from_records(records).fillna("").astype(object)
+    frame.index = pd.Index(np.arange(1, len(frame) + 1), dtype="int64")
+    return RawTable(frame, name, "json", notes=_encoding_note(name, encoding))
+
+
+def read_json_bytes(data: bytes, name: str, *, limits: Limits = SITE_LIMITS) -> RawTable:
     """GeoJSON FeatureCollection / Feature, or a JSON list of records; row = feature number."""
     import shapely.geometry
 
-    text, encoding = decode_text(data, name)
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        msg = f"{name}: not valid GeoJSON ({exc.msg}, line {exc.lineno})."
-        raise InputError(msg) from exc
+    doc, encoding = _parse_json(data, name, limits=limits)
     if isinstance(doc, dict) and doc.get("type") == "Feature":
         doc = {"type": "FeatureCollection", "features": [doc]}
     bad: list[dict] = []
     if isinstance(doc, list):
-        if not all(isinstance(r, dict) for r in doc):
-            raise InputError(f"{name}: a JSON list must hold one object per site.")
-        records = [{k: cell_text(v) for k, v in r.items()} for r in doc]
-        frame = pd.DataFrame.from_records(records).fillna("").astype(object)
-        frame.index = pd.Index(np.arange(1, len(frame) + 1), dtype="int64")
-        return RawTable(frame, name, "json", notes=_encoding_note(name, encoding))
+        return _json_records(doc, name, encoding)
     features = doc.get("features") if isinstance(doc, dict) else None
     if not isinstance(features, list):
-        raise InputError(f"{name}: a GeoJSON FeatureCollection with features is needed.")
+        raise InputError(
+            f"{name}: a GeoJSON FeatureCollection with features is needed.",
+            zh=f"{name}: 需要含要素(features)的 GeoJSON FeatureCollection。",
+        )
+    check_features(len(features), name, limits=limits)
+    _check_keys((f.get("properties") for f in features if isinstance(f, dict)), name)
     crs = _geojson_crs(doc, name)
     records, geoms = [], []
     for i, feat in enumerate(features, start=1):
+        if i % _CHECK_EVERY == 0:
+            check_time()
         feat = feat if isinstance(feat, dict) else {}
         props = feat.get("properties")
         props = props if isinstance(props, dict) else {}
@@ -649,12 +831,17 @@ def _shape_members(members: dict[str, bytes], name: str, want: str | None) -> tu
     """The .shp (and its sibling files) to read from an archive's members."""
     shp = sorted(m for m in members if m.lower().endswith(".shp"))
     if not shp:
-        raise InputError(f"{name}: no .shp file in the archive.")
+        raise InputError(
+            f"{name}: no .shp file in the archive.", zh=f"{name}: 压缩包中没有 .shp 文件。"
+        )
     if want is not None:
         matches = [m for m in shp if PurePosixPath(m).stem == str(want)]
         if not matches:
             layers = ", ".join(PurePosixPath(m).stem for m in shp)
-            raise InputError(f"{name}: no shapefile '{want}'. Shapefiles: {layers}")
+            raise InputError(
+                f"{name}: no shapefile '{want}'. Shapefiles: {layers}",
+                zh=f"{name}: 没有名为“{want}”的 Shapefile。Shapefile: {layers}",
+            )
         shp = matches
     chosen = shp[0]
     base = chosen[:-4]
@@ -665,16 +852,54 @@ def _shape_members(members: dict[str, bytes], name: str, want: str | None) -> tu
     }
     missing = [p for p in (".dbf",) if p not in parts]
     if missing:
-        raise InputError(f"{name}: the shapefile {PurePosixPath(chosen).name} has no .dbf file.")
+        shp = PurePosixPath(chosen).name
+        raise InputError(
+            f"{name}: the shapefile {shp} has no .dbf file.",
+            zh=f"{name}: Shapefile {shp} 缺少 .dbf 文件。",
+        )
     return chosen, parts
 
 
+def _check_shapefile(parts: dict[str, bytes], name: str, *, limits: Limits) -> None:
+    """Features, vertices and fields of a shapefile from its headers, refused past the limits
+    before a byte of it is written or parsed."""
+    records, fields = dbf_counts(parts[".dbf"])
+    check_columns(fields, name)
+    check_features(records, name, limits=limits)
+    check_cells(records * fields, name)
+    shapes, vertices = shp_counts(parts.get(".shp", b""), cap=limits.features)
+    check_features(shapes, name, limits=limits, at_least=True)
+    check_vertices(vertices, name, limits=limits)
+
+
+def _prj_notes(parts: dict[str, bytes], name: str) -> list[str]:
+    """Notes on the ``.prj``; one that names no coordinate system that can be converted (garbled
+    text, an unknown projection, a local system) is removed from ``parts``.
+
+    The file is then read as one without a ``.prj`` (the system recognised from the values:
+    degrees, or CGCS2000 Gauss-Krüger near Xining, else refused with a request to name it),
+    and the note says so: refusing a file whose coordinates are plainly usable over a broken
+    side file would help no one, and guessing without saying would hide a wrong guess.
+    """
+    if ".prj" not in parts:
+        return [f"{name}: no .prj file; the coordinate system is guessed from the values"]
+    _label, problem = checked_crs_label(parts[".prj"].decode("utf-8", "replace").strip())
+    if problem is None:
+        return []
+    del parts[".prj"]
+    return [
+        f"{name}: the .prj file is not a coordinate system that can be converted ({problem}); "
+        "it was ignored and the coordinate system is guessed from the values"
+    ]
+
+
 def _read_shapefile(
-    members: dict[str, bytes], name: str, *, layer: str | None = None
+    members: dict[str, bytes], name: str, *, layer: str | None = None, limits: Limits
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
     import pyogrio
 
     chosen, parts = _shape_members(members, name, layer)
+    _check_shapefile(parts, name, limits=limits)
     notes = []
     others = [m for m in members if m.lower().endswith(".shp") and m != chosen]
     if others:
@@ -682,24 +907,48 @@ def _read_shapefile(
     encoding, enc_notes = shapefile_encoding(
         {"layer" + k: v for k, v in parts.items()}, "layer", name
     )
-    notes += enc_notes
-    if ".prj" not in parts:
-        notes.append(f"{name}: no .prj file; the coordinate system is guessed from the values")
-    with tempfile.TemporaryDirectory() as tmp:
-        for ext, content in parts.items():
-            Path(tmp, "layer" + ext).write_bytes(content)  # fixed safe names, never the member's
-        if ".shx" not in parts:
-            notes.append(f"{name}: no .shx index file; rebuilt from the .shp")
+    notes += enc_notes + _prj_notes(parts, name)
+    if ".shx" not in parts:
+        notes.append(f"{name}: no .shx index file; rebuilt from the .shp")
+    # Fixed safe names, never the member's.
+    with _on_disk({"layer" + ext: content for ext, content in parts.items()}, name) as tmp:
         before = pyogrio.get_gdal_config_option("SHAPE_RESTORE_SHX")
         pyogrio.set_gdal_config_options({"SHAPE_RESTORE_SHX": "YES"})
         try:
-            gdf = _pyogrio_read(Path(tmp, "layer.shp"), name, encoding=encoding)
+            gdf = _pyogrio_read(tmp / "layer.shp", name, encoding=encoding)
         finally:
             pyogrio.set_gdal_config_options({"SHAPE_RESTORE_SHX": before})
     return gdf, notes
 
 
-def _pyogrio_read(path: Path | io.BytesIO, name: str, **kwargs: Any) -> gpd.GeoDataFrame:
+@contextlib.contextmanager
+def _on_disk(files: dict[str, bytes], name: str) -> Iterator[Path]:
+    """A temporary folder holding ``files`` (GDAL reads paths), removed afterwards. A disk that
+    is full or refuses the write is one sentence, not a traceback."""
+    try:
+        tmp = tempfile.TemporaryDirectory()
+    except OSError as exc:
+        raise _disk_error(name, exc) from exc
+    with tmp as folder:
+        try:
+            for file_name, content in files.items():
+                Path(folder, file_name).write_bytes(content)
+        except OSError as exc:
+            raise _disk_error(name, exc) from exc
+        yield Path(folder)
+
+
+def _disk_error(name: str, exc: OSError) -> InputError:
+    reason = exc.strerror or type(exc).__name__
+    return InputError(
+        f"{name}: not read, the server could not write the temporary copy it reads from "
+        f"({reason}; is its disk full?). Try again later or tell the administrator.",
+        zh=f"{name}: 未能读取, 服务器无法写入读取所需的临时文件({reason}; 磁盘是否已满?)。"
+        "请稍后再试, 或告知管理员。",
+    )
+
+
+def _pyogrio_read(path: Path, name: str, **kwargs: Any) -> gpd.GeoDataFrame:
     import pyogrio
 
     try:
@@ -707,38 +956,58 @@ def _pyogrio_read(path: Path | io.BytesIO, name: str, **kwargs: Any) -> gpd.GeoD
             warnings.simplefilter("ignore", RuntimeWarning)
             return pyogrio.read_dataframe(path, **kwargs)
     except Exception as exc:  # GDAL errors come in several types
-        raise InputError(f"{name}: cannot be read ({exc}).") from exc
+        raise InputError(
+            f"{name}: cannot be read ({exc}).", zh=f"{name}: 无法读取({exc})。"
+        ) from exc
+
+
+def _gdal_layer(layers: Any, name: str, *, layer: str | None, prefer: str | None) -> str:
+    """The layer asked for, else the first whose geometry type suits (else the first)."""
+    names = [str(row[0]) for row in layers]
+    if not names:
+        raise InputError(f"{name}: holds no layer.", zh=f"{name}: 不含任何图层。")
+    if layer is not None:
+        if str(layer) not in names:
+            raise InputError(
+                f"{name}: no layer '{layer}'. Layers: {', '.join(names)}",
+                zh=f"{name}: 没有图层“{layer}”。图层: {', '.join(names)}",
+            )
+        return str(layer)
+    if prefer:
+        for lname, gtype in layers:
+            if gtype and prefer in str(gtype).lower():
+                return str(lname)
+    return names[0]
 
 
 def _read_gdal_bytes(
-    data: bytes, name: str, suffix: str, *, layer: str | None, prefer: str | None
+    data: bytes, name: str, suffix: str, *, layer: str | None, prefer: str | None, limits: Limits
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
     """GeoPackage / KML / FlatGeobuf through GDAL; the layer asked for, else the first layer
-    whose geometry type suits (points for sites, polygons for boundaries)."""
+    whose geometry type suits (points for sites, polygons for boundaries). Features and fields
+    from the layer's metadata before reading; vertices counted before anything is built on
+    the geometry GDAL read."""
     import pyogrio
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp, "data" + suffix)
-        path.write_bytes(data)
+    with _on_disk({"data" + suffix: data}, name) as tmp:
+        path = tmp / ("data" + suffix)
         try:
             layers = pyogrio.list_layers(path)
+            chosen = _gdal_layer(layers, name, layer=layer, prefer=prefer)
+            info = pyogrio.read_info(path, layer=chosen, force_feature_count=True)
+        except InputError:
+            raise
         except Exception as exc:  # damaged file
-            raise InputError(f"{name}: cannot be read ({exc}).") from exc
-        names = [str(row[0]) for row in layers]
-        if not names:
-            raise InputError(f"{name}: holds no layer.")
-        if layer is not None:
-            if str(layer) not in names:
-                raise InputError(f"{name}: no layer '{layer}'. Layers: {', '.join(names)}")
-            chosen = str(layer)
-        else:
-            chosen = names[0]
-            if prefer:
-                for lname, gtype in layers:
-                    if gtype and prefer in str(gtype).lower():
-                        chosen = str(lname)
-                        break
+            raise InputError(
+                f"{name}: cannot be read ({exc}).", zh=f"{name}: 无法读取({exc})。"
+            ) from exc
+        check_columns(len(info["fields"]), name)
+        check_features(int(info["features"]), name, limits=limits)
+        check_cells(int(info["features"]) * len(info["fields"]), name)
+        check_time()
         gdf = _pyogrio_read(path, name, layer=chosen)
+    check_vertices(int(shapely.get_num_coordinates(gdf.geometry.array).sum()), name, limits=limits)
+    names = [str(row[0]) for row in layers]
     notes = (
         [f"{name}: layer '{chosen}' read (layers: {', '.join(names)})"] if len(names) > 1 else []
     )
@@ -747,14 +1016,22 @@ def _read_gdal_bytes(
 
 def _vector_table(gdf: gpd.GeoDataFrame, name: str, kind: str, notes: list[str]) -> RawTable:
     attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
-    frame = pd.DataFrame(
-        {col: [cell_text(v) for v in attrs[col].tolist()] for col in attrs.columns},
-        dtype=object,
-    )
+    cells = {}
+    for col in attrs.columns:
+        cells[col] = [cell_text(v) for v in attrs[col].tolist()]
+        check_time()
+    frame = pd.DataFrame(cells, dtype=object)
     index = pd.Index(np.arange(1, len(gdf) + 1), dtype="int64")
     frame.index = index
     geometry = gpd.GeoSeries(gdf.geometry.to_numpy(), index=index)
-    crs = crs_label(gdf.crs) if gdf.crs is not None else None
+    crs = None
+    if gdf.crs is not None:
+        crs, problem = checked_crs_label(gdf.crs)
+        if problem is not None:
+            notes.append(
+                f"{name}: the file's coordinate system cannot be converted ({problem}); it was "
+                "ignored and the coordinate system is guessed from the values"
+            )
     return RawTable(frame, name, kind, geometry=geometry, crs=crs, notes=notes)
 
 
@@ -766,7 +1043,7 @@ def read_table(
     *,
     filename: str | None = None,
     sheet: str | int | None = None,
-    limit: int = MAX_UPLOAD_BYTES,
+    limits: Limits = SITE_LIMITS,
     prefer_geometry: str | None = "point",
 ) -> RawTable:
     """Read any supported file into a :class:`RawTable`.
@@ -774,68 +1051,98 @@ def read_table(
     ``source`` is a path, bytes (then ``filename`` tells the format) or a file-like object with
     ``read()`` and ``name`` (an upload). ``sheet`` picks an XLSX sheet, a GeoPackage layer or a
     shapefile in a zip. ``prefer_geometry`` picks the first GeoPackage layer of that type.
+    ``limits``: what reading may cost (:data:`~layers.safety.BOUNDARY_LIMITS` for township
+    boundaries); the time budget starts here unless the caller started it.
     """
-    data, name, path = load_source(source, filename=filename, limit=limit)
+    data, name, path = load_source(source, filename=filename, limit=limits.bytes)
     kind = _sniff_kind(data, name)
-    if path is not None and kind == ".shp":
-        members = {
-            p.name: p.read_bytes()
-            for p in path.parent.glob(path.stem + ".*")
-            if p.suffix.lower() in SHAPE_PARTS
-        }
-        gdf, notes = _read_shapefile(members, name, layer=path.stem)
-        return _vector_table(gdf, name, "shapefile", notes)
-    return _dispatch(data, name, kind, sheet=sheet, prefer=prefer_geometry, depth=0)
+    with time_budget(name, seconds=limits.seconds):
+        if path is not None and kind == ".shp":
+            members = {
+                p.name: p.read_bytes()
+                for p in path.parent.glob(path.stem + ".*")
+                if p.suffix.lower() in SHAPE_PARTS
+            }
+            gdf, notes = _read_shapefile(members, name, layer=path.stem, limits=limits)
+            return _vector_table(gdf, name, "shapefile", notes)
+        return _dispatch(
+            data, name, kind, sheet=sheet, prefer=prefer_geometry, depth=0, limits=limits
+        )
 
 
 def _dispatch(
-    data: bytes, name: str, kind: str, *, sheet: Any, prefer: str | None, depth: int
+    data: bytes,
+    name: str,
+    kind: str,
+    *,
+    sheet: Any,
+    prefer: str | None,
+    depth: int,
+    limits: Limits,
 ) -> RawTable:
     readers: dict[str, Callable[[], RawTable]] = {
         **{s: lambda: read_csv_bytes(data, name) for s in TABLE_SUFFIXES},
         **{s: lambda: read_xlsx_bytes(data, name, sheet=sheet) for s in EXCEL_SUFFIXES},
-        **{s: lambda: read_json_bytes(data, name) for s in JSON_SUFFIXES},
+        **{s: lambda: read_json_bytes(data, name, limits=limits) for s in JSON_SUFFIXES},
     }
     if kind in readers:
         return readers[kind]()
     if kind in VECTOR_SUFFIXES:
-        gdf, notes = _read_gdal_bytes(data, name, kind, layer=sheet, prefer=prefer)
+        gdf, notes = _read_gdal_bytes(data, name, kind, layer=sheet, prefer=prefer, limits=limits)
         return _vector_table(gdf, name, kind.lstrip("."), notes)
     if kind == ".zip":
-        members = read_zip(data, name)
-        if any(m.lower().endswith(".shp") for m in members):
-            gdf, notes = _read_shapefile(members, name, layer=sheet)
-            return _vector_table(gdf, name, "shapefile", notes)
-        inner = [
-            m
-            for m in members
-            if PurePosixPath(m.lower()).suffix
-            in (*TABLE_SUFFIXES, *EXCEL_SUFFIXES, *JSON_SUFFIXES, *VECTOR_SUFFIXES)
-        ]
-        if depth == 0 and len(inner) == 1:
-            member = inner[0]
-            table = _dispatch(
-                members[member],
-                name,
-                PurePosixPath(member.lower()).suffix,
-                sheet=sheet,
-                prefer=prefer,
-                depth=1,
-            )
-            table.notes.insert(0, f"{name}: read {member} from the archive")
-            return table
-        found = ", ".join(members) or "nothing"
-        raise InputError(
-            f"{name}: the archive must hold one shapefile or one data file; it holds {found}."
-        )
+        return _read_archive(data, name, sheet=sheet, prefer=prefer, depth=depth, limits=limits)
     if kind == ".shp":
         raise InputError(
             f"{name}: a shapefile is several files (.shp, .shx, .dbf, .prj, .cpg); "
-            "upload them together as one .zip."
+            "upload them together as one .zip.",
+            zh=f"{name}: Shapefile 由多个文件组成(.shp、.shx、.dbf、.prj、.cpg), "
+            "请把它们一起压缩成一个 .zip 上传。",
         )
     if kind in OLD_FORMATS:
         raise InputError(
             f"{name}: unsupported file type '{kind}' ({OLD_FORMATS[kind]}). Open it in Excel or "
-            "WPS and save it as .xlsx or CSV."
+            "WPS and save it as .xlsx or CSV.",
+            zh=f"{name}: 不支持的文件类型“{kind}”({OLD_FORMATS[kind]})。"
+            "请用 Excel 或 WPS 打开, 另存为 .xlsx 或 CSV。",
         )
-    raise InputError(f"{name}: unsupported file type '{kind}'. Use {SUPPORTED}.")
+    raise InputError(
+        f"{name}: unsupported file type '{kind}'. Use {SUPPORTED}.",
+        zh=f"{name}: 不支持的文件类型“{kind}”。请使用 {SUPPORTED_ZH}。",
+    )
+
+
+def _read_archive(
+    data: bytes, name: str, *, sheet: Any, prefer: str | None, depth: int, limits: Limits
+) -> RawTable:
+    """A zip: its shapefile, else the one data file in it (within the same byte limit as the
+    file itself: a zipped 300 MB CSV is not a way around it)."""
+    members = read_zip(data, name)
+    if any(m.lower().endswith(".shp") for m in members):
+        gdf, notes = _read_shapefile(members, name, layer=sheet, limits=limits)
+        return _vector_table(gdf, name, "shapefile", notes)
+    inner = [
+        m
+        for m in members
+        if PurePosixPath(m.lower()).suffix
+        in (*TABLE_SUFFIXES, *EXCEL_SUFFIXES, *JSON_SUFFIXES, *VECTOR_SUFFIXES)
+    ]
+    if depth == 0 and len(inner) == 1:
+        member = inner[0]
+        check_size(len(members[member]), f"{name} ({member})", limit=limits.bytes)
+        table = _dispatch(
+            members[member],
+            name,
+            PurePosixPath(member.lower()).suffix,
+            sheet=sheet,
+            prefer=prefer,
+            depth=1,
+            limits=limits,
+        )
+        table.notes.insert(0, f"{name}: read {member} from the archive")
+        return table
+    found = ", ".join(members) or "nothing"
+    raise InputError(
+        f"{name}: the archive must hold one shapefile or one data file; it holds {found}.",
+        zh=f"{name}: 压缩包内须只有一个 Shapefile 或一个数据文件; 实际内容: {found}。",
+    )

@@ -45,8 +45,8 @@ from layers.coords import (
     split_pairs,
     to_wgs84_any,
 )
-from layers.readers import RawTable, Source, read_table
-from layers.safety import MAX_UPLOAD_BYTES
+from layers.readers import RawTable, Source, read_table, source_name
+from layers.safety import MAX_ROWS, MAX_UPLOAD_BYTES, SITE_LIMITS, check_time, time_budget
 from layers.schema import (
     APPROXIMATE,
     ASSIGN_COLUMNS,
@@ -74,7 +74,6 @@ __all__ = [
 ]
 
 MAX_FILE_BYTES = MAX_UPLOAD_BYTES
-MAX_ROWS = 200_000
 REJECT_COLUMNS = ["file", "row", "column", "reason", "value"]
 _FREE_TEXT = ("subtype_note", "source", "note")  # kept as written, never matched
 RESERVED = ("file", "row")  # the product's own bookkeeping columns
@@ -307,8 +306,10 @@ def read_sites(
     if layer is not None and layer not in LAYERS:
         raise InputError(f"Unknown layer '{layer}'. Layers: {', '.join(LAYERS)}")
     declared = parse_crs(crs) if crs else None
-    table = read_table(source, filename=filename, sheet=sheet)
-    return validate_table(table, layer=layer, crs=declared)
+    # One time budget for reading and validating (layers.safety).
+    with time_budget(source_name(source, filename), seconds=SITE_LIMITS.seconds):
+        table = read_table(source, filename=filename, sheet=sheet)
+        return validate_table(table, layer=layer, crs=declared)
 
 
 def validate_table(
@@ -340,6 +341,7 @@ def validate_table(
     is_sample = _sample_flags(run, get)
 
     # Coordinates.
+    check_time()
     lon, lat, source_crs = _coordinates(run, table, get, frame, lonlat_header, cmap.crs, crs)
     file_notes += run.file_notes
 
@@ -347,6 +349,7 @@ def validate_table(
     has_point = np.isfinite(lon)
     precision = _precisions(run, get, has_point=has_point)
     _fail_duplicates(run, get, layer_key=layer_key, raw_name=raw_name)
+    check_time()
 
     # Accepted rows, canonical columns first, unknown columns carried along.
     ok = run.ok
@@ -401,10 +404,14 @@ def _check_table(table: RawTable, cmap: ColumnMap, *, total: int) -> None:
     """Refuse a file that is too long or has no name column: nothing of it can be used."""
     name = table.filename
     if total > MAX_ROWS:
-        raise InputError(f"{name}: {total} rows is more than the {MAX_ROWS:,} limit.")
+        raise InputError(
+            f"{name}: {total} rows is more than the {MAX_ROWS:,} limit.",
+            zh=f"{name}: 共 {total} 行, 超过 {MAX_ROWS:,} 行的上限。",
+        )
     if "name" not in cmap.rename.values():
         raise InputError(
-            f"{name}: no name column (名称). Columns found: {list(table.frame.columns)}"
+            f"{name}: no name column (名称). Columns found: {list(table.frame.columns)}",
+            zh=f"{name}: 没有“名称”列。现有的列: {list(table.frame.columns)}",
         )
 
 
