@@ -795,8 +795,16 @@ def _cpg_codec(text: str) -> str | None:
 
 
 def _dbf_text_bytes(dbf: bytes) -> bytes:
-    """Field names and records of a .dbf (the part whose encoding matters)."""
-    return dbf[32:] if len(dbf) > 32 else b""
+    """Field names and records of a .dbf (the part whose encoding matters), without the binary
+    parts of the field descriptors: a field 200 characters wide is a byte 0xC8 there, which is
+    no text in any encoding (it made every .cpg look wrong)."""
+    if len(dbf) <= 32:
+        return b""
+    header = int.from_bytes(dbf[8:10], "little")
+    if not 33 <= header <= len(dbf):
+        return dbf[32:]
+    names = b" ".join(dbf[k : k + 11].rstrip(b"\0") for k in range(32, header - 1, 32))
+    return names + b" " + dbf[header:]
 
 
 def shapefile_encoding(members: dict[str, bytes], stem: str, name: str) -> tuple[str, list[str]]:
@@ -819,7 +827,7 @@ def shapefile_encoding(members: dict[str, bytes], stem: str, name: str) -> tuple
             else:
                 return codec, notes
     detected = detect_encoding(sample) or "gb18030"
-    if detected in ("utf-8", "utf-8-sig") or all(b < 128 for b in sample):
+    if detected in ("utf-8", "utf-8-sig") or sample.isascii():
         return "utf-8", notes
     label = "GBK/GB18030" if detected == "gb18030" else detected
     if cpg is None:
