@@ -192,7 +192,9 @@ def _resolve_crs(
         raise InputError(
             f"{name}: the file does not say its coordinate system (no .prj) and its metres are "
             "not CGCS2000 Gauss-Krüger near Xining; give the system (e.g. --boundaries-crs "
-            "EPSG:4543) or include the .prj file."
+            "EPSG:4543) or include the .prj file.",
+            zh=f"{name}: 文件未注明坐标系(没有 .prj), 其米制坐标也不是西宁附近的 CGCS2000 "
+            "高斯-克吕格坐标; 请指明坐标系(例如 EPSG:4543)或附上 .prj 文件。",
         )
     notes.append(
         _row(
@@ -241,7 +243,8 @@ def _load(
     if table.geometry is None:
         raise InputError(
             f"{name}: township boundaries need polygons: a zipped Shapefile, a GeoPackage or "
-            "GeoJSON."
+            "GeoJSON.",
+            zh=f"{name}: 乡镇界线须是面要素: 压缩的 Shapefile、GeoPackage 或 GeoJSON。",
         )
     report: list[dict] = [_row("note", detail=n) for n in table.notes]
     report += [
@@ -315,7 +318,9 @@ def _load(
             lon, lat = shapely.get_x(centres[0]), shapely.get_y(centres[0])
             raise InputError(
                 f"{name}: the polygons are nowhere near Xining (first one at {lon:.3f}, "
-                f"{lat:.3f} after reading them as {label}); is the coordinate system right?"
+                f"{lat:.3f} after reading them as {label}); is the coordinate system right?",
+                zh=f"{name}: 这些面要素离西宁很远(按 {label} 读取后, 第一个位于 {lon:.3f}, "
+                f"{lat:.3f}); 坐标系是否正确?",
             )
 
     check_time()
@@ -323,7 +328,9 @@ def _load(
     if not matches:
         raise InputError(
             f"{name}: no feature matches a township of Xining by code, name or seat. "
-            f"Columns found: {list(frame.columns)}"
+            f"Columns found: {list(frame.columns)}",
+            zh=f"{name}: 没有要素能按代码、名称或乡镇驻地对应到西宁的乡镇。现有的列: "
+            f"{list(frame.columns)}",
         )
     check_time()
     return _apply(matches, geoms, features, units, report)
