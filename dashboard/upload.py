@@ -153,8 +153,8 @@ def apply(up: Uploaded, units: Units, lang: str) -> tuple[Units, Sites | None]:
         name, data = up.boundaries
         try:
             units, report = official_units(up.key, units, name, data)
-        except InputError as exc:
-            box.error(markdown_text(f"{name}: {exc}"))
+        except InputError as exc:  # names the file and, past a limit, the limit
+            box.error(markdown_text(exc.text(lang)))
         else:
             matched = int((report["kind"] == "matched").sum())
             box.success(_t("bounds_ok", lang, n=matched))
@@ -166,7 +166,7 @@ def apply(up: Uploaded, units: Units, lang: str) -> tuple[Units, Sites | None]:
     try:
         sites, report, user_load = uploaded_sites(up.key, units, tuple(up.files))
     except InputError as exc:
-        box.error(markdown_text(exc))
+        box.error(markdown_text(exc.text(lang)))
         return units, None
     summary = report_summary(user_load, report)
     box.info(_t("summary", lang, **summary))
