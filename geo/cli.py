@@ -1,8 +1,13 @@
-"""Analysts' command line: ``python -m geo summarize|assign|attainment|qgis``.
+"""Analysts' command line: ``python -m geo summarize|assign|attainment|qgis|actuals``.
 
 Exit codes: 0 success; 1 some input rows were rejected or could not be placed in the city, or
 some features of ``--boundaries`` matched no township (the good rows are still processed; the
 bad ones are printed with row number and reason); 2 the input or the arguments are unusable.
+
+``actuals template`` writes the workbook planners fill in with reported statistics; ``actuals
+check FILE`` reads a filled one (or a long table) and prints the accepted, rejected and empty
+rows and each rejection, in Chinese (``--lang en``: English); exit 0 all accepted, 1 some
+rejected, 2 the file is unusable.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from base.errors import InputError, StoreError
+from base.errors import InputError, StoreError, message
+from base.settings import PLAN_DIR
 from geo.attainment import attainment
 from geo.boundaries import Units
 from geo.classify import classify
@@ -25,6 +31,8 @@ from geo.official import load_township_boundaries, report_lines
 from geo.pipeline import Sites
 from geo.qgis import qgis_project
 from geo.report import REJECTED, assignment_rows, report_csv, sites_for_export
+from layers.actuals import ActualsLoad, read_actuals, read_indicators, template_workbook
+from layers.readers import load_source
 from layers.schema import LAYERS
 
 EXIT_OK, EXIT_ROWS, EXIT_UNUSABLE = 0, 1, 2
@@ -111,7 +119,22 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--lang", choices=("zh", "en"), default="zh")
     _add_site_args(q)
     q.add_argument("-o", "--output", type=Path, required=True, help="the .qgz to write")
+    _add_actuals_args(sub)
     return parser
+
+
+def _add_actuals_args(sub: argparse._SubParsersAction) -> None:
+    """``actuals template`` and ``actuals check``: reported statistics in a workbook."""
+    r = sub.add_parser("actuals", help="reported statistics: the fill-in workbook and its check")
+    steps = r.add_subparsers(dest="actuals_command", required=True, parser_class=_Parser)
+    t = steps.add_parser("template", help="write the XLSX workbook planners fill in (填报模板)")
+    t.add_argument("-o", "--output", type=Path, required=True, help="the .xlsx to write")
+    c = steps.add_parser(
+        "check", help="read a filled workbook or a long table (CSV, XLSX); list every rejection"
+    )
+    c.add_argument("file", type=Path, metavar="FILE", help="the filled workbook or a long table")
+    for p in (t, c):
+        p.add_argument("--lang", choices=("zh", "en"), default="zh", help="message language")
 
 
 def _units(args: argparse.Namespace) -> Units:
@@ -252,6 +275,72 @@ def _qgis(args: argparse.Namespace) -> Sites:
     return sites
 
 
+def _vocabulary() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The indicators, the plan's targets and the counties that figures are checked against
+    (the store's targets and units, so the workbook and the check agree with the dashboard)."""
+    targets = load_plan().targets
+    indicators = read_indicators(PLAN_DIR / "indicators.csv", targets=targets)
+    return indicators, targets, load_units().counties
+
+
+def _actuals_template(args: argparse.Namespace) -> int:
+    """Write the fill-in workbook (``-o``, .xlsx)."""
+    if args.output.suffix.lower() != ".xlsx":
+        raise InputError(
+            f"-o {args.output}: the workbook is written as .xlsx",
+            zh=f"-o {args.output}: 填报模板须保存为 .xlsx",
+        )
+    indicators, targets, counties = _vocabulary()
+    _write(args.output, template_workbook(indicators, targets, counties))
+    print(f"已写入 {args.output}" if args.lang == "zh" else f"wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _check_lines(load: ActualsLoad, name: str, *, lang: str) -> list[str]:
+    """The counts, then one line per rejected row (sheet, row, column, reason)."""
+    accepted, rejected = len(load.frame), len(load.rejects)
+    if lang == "zh":
+        lines = [
+            f"{name}: 读取 {load.rows_read} 行: 接受 {accepted} 行, 拒绝 {rejected} 行, "
+            f"空白 {load.empty} 行"
+        ]
+    else:
+        lines = [
+            f"{name}: {load.rows_read} rows read: {accepted} accepted, {rejected} rejected, "
+            f"{load.empty} empty"
+        ]
+    for r in load.rejects.itertuples(index=False):
+        if lang == "zh":
+            sheet = f"工作表“{r.sheet}”" if r.sheet else ""
+            lines.append(f"拒绝: {sheet}第 {r.row} 行, 列“{r.column}”: {r.reason_zh}")
+        else:
+            sheet = f"sheet '{r.sheet}' " if r.sheet else ""
+            lines.append(f"rejected: {sheet}row {r.row}, column {r.column}: {r.reason_en}")
+    return lines
+
+
+def _actuals_check(args: argparse.Namespace) -> int:
+    """Read FILE as figures and print every rejection; exit 1 when any row was rejected."""
+    data, name, _path = load_source(args.file)
+    indicators, _targets, counties = _vocabulary()
+    load = read_actuals(data, filename=name, indicators=indicators, counties=counties)
+    print("\n".join(_check_lines(load, name, lang=args.lang)))
+    return EXIT_ROWS if len(load.rejects) else EXIT_OK
+
+
+ACTUALS = {"template": _actuals_template, "check": _actuals_check}
+
+
+def _actuals(args: argparse.Namespace) -> int:
+    """Run an ``actuals`` step; an unusable file or store is one sentence (exit 2)."""
+    try:
+        return ACTUALS[args.actuals_command](args)
+    except (InputError, StoreError, OSError) as exc:
+        label = "错误" if args.lang == "zh" else "error"
+        print(f"{label}: {message(exc, args.lang)}", file=sys.stderr)
+        return EXIT_UNUSABLE
+
+
 COMMANDS = {
     "summarize": _summarize,
     "assign": _assign,
@@ -262,6 +351,8 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "actuals":
+        return _actuals(args)
     try:
         sites = COMMANDS[args.command](args)
     except (InputError, StoreError) as exc:
