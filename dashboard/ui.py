@@ -20,10 +20,12 @@ import streamlit as st
 
 from base.errors import StoreError
 from dashboard import upload
+from dashboard.figures import figures_tab
 from dashboard.map_component import MapPayload, map_payload, show_map
 from dashboard.secrets import secret
 from dashboard.store_status import store_ready
 from geo.attainment import Plan
+from geo.backends import get_backend
 from geo.boundaries import Units
 from geo.classify import SCHEMES, STATUS_COLORS
 from geo.export import to_csv, to_geojson, to_gpkg, to_xlsx
@@ -67,7 +69,14 @@ def store_revision() -> str:
     """The layers' current versions: a colleague's save (on any app server sharing the database)
     changes it, so cached data older than 15 s is not shown as current."""
     versions = upload.layer_versions()
-    return "v" + ".".join(str(versions[k]) for k in sorted(versions))
+    layers = ".".join(str(versions[k]) for k in sorted(versions))
+    return f"v{layers}.f{figures_version()}"
+
+
+@st.cache_data(show_spinner=False, ttl=15)
+def figures_version() -> int:
+    """The reported figures' version, asked of the store at most every 15 s."""
+    return get_backend().load_actuals().version
 
 
 @st.cache_data(show_spinner=False)
@@ -334,6 +343,9 @@ def _attainment_table(view: View, lang: str) -> None:
     a["status_text"] = a["status"].map({"met": "✅ ", "behind": "⚠️ ", "no_data": "⬜ "}) + (
         a["status_zh"] if lang == "zh" else a["status"]
     )
+    older = a["stale"].map({True: f"（{t('older', lang)}）", False: ""})
+    years = a["actual_year"].astype("string").fillna("")
+    a["year_text"] = (years + older.where(years != "", "")).astype(str)
     show = a[
         [
             "clause",
@@ -343,6 +355,7 @@ def _attainment_table(view: View, lang: str) -> None:
             "target",
             "progress",
             "status_text",
+            "year_text",
             "actual_source",
         ]
     ]
@@ -360,7 +373,8 @@ def _attainment_table(view: View, lang: str) -> None:
                 t("progress", lang), min_value=0.0, max_value=1.0, format="percent"
             ),
             "status_text": t("status", lang),
-            "actual_source": "source",
+            "year_text": t("data_year", lang),
+            "actual_source": t("actual_source", lang),
         },
         key="attainment_table",
     )
@@ -642,6 +656,7 @@ def _page() -> None:
             t("coverage_table", lang),
             t("chart", lang),
             t("downloads", lang),
+            t("figures_tab", lang),
         ]
     )
     with tabs[0]:
@@ -650,6 +665,8 @@ def _page() -> None:
         _coverage_table(view, lang)
     with tabs[2]:
         _chart(view, lang)
+    with tabs[4]:
+        figures_tab(units, get_plan(data_key), lang)
     with tabs[3]:
         _downloads(
             view,

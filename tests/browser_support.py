@@ -95,11 +95,15 @@ def _stop(process: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def streamlit_server(
-    log_path: Path, *, timeout: float = 60.0, app_dir: Path = ROOT
+    log_path: Path,
+    *,
+    timeout: float = 60.0,
+    app_dir: Path = ROOT,
+    env: dict[str, str] | None = None,
 ) -> Iterator[StreamlitServer]:
     """Start ``streamlit run serve.py`` (as ``scripts/run.sh`` does, in ``app_dir``: the repo,
     or a copy of its entry files, with the repo's packages importable) on a free port; stop it
-    on exit."""
+    on exit. ``env``: settings for the server beside the test's own (e.g. a data directory)."""
     port = free_port()
     cmd = [
         *_streamlit_executable(),
@@ -114,7 +118,7 @@ def streamlit_server(
         "--server.fileWatcherType",
         "none",
     ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("w", encoding="utf-8")
     started = time.monotonic()

@@ -1,0 +1,97 @@
+"""The reported-figures tab through the app (AppTest): the fill-in workbook downloads, an
+uploaded table is checked row by row in the page's language, saved as a new version, and the
+attainment map and table show the figure with its year and source; undo goes back."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import _embedded
+
+ROOT = Path(__file__).resolve().parents[1]
+MET = "#1a9850"  # geo.classify.STATUS_COLORS["met"]
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+TABLE = (
+    "指标,县区,年份,数值,来源,备注\n"
+    "具备基本科学素质的公民比例,大通,2020年,8.1%,大通县科协《2020年公民科学素质调查》,\n"
+    "具备基本科学素质的公民比例,湟源县,2030,7.5,湟源县科协,\n"  # a year after the plan
+    "高新技术企业占科技型企业比重,西宁市,2020,21,统计公报,\n"  # derived: not typed in
+)
+
+
+@pytest.fixture()
+def app(tmp_path, monkeypatch) -> AppTest:
+    store = _embedded(tmp_path)
+    monkeypatch.delenv("XINING_DATABASE_URL", raising=False)
+    monkeypatch.setenv("XINING_DATA_DIR", str(store.path.parent))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    yield at
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _fills(at: AppTest) -> dict[str, str]:
+    """County code → fill colour on the map (from the GeoJSON features in the map's script)."""
+    [comp] = at.get("component_instance")
+    script = json.loads(comp.proto.json_args)["script"]
+    out = {}
+    for m in re.finditer(r'"code": "(\d{6})".{0,2000}?"fill": "(#[0-9a-fA-F]{6})"', script):
+        out.setdefault(m.group(1), m.group(2).lower())
+    return out
+
+
+def _attainment_map(at: AppTest, target: str) -> AppTest:
+    at.sidebar.radio(key="mode").set_value("attainment").run()
+    at.sidebar.selectbox(key="target").set_value(target).run()
+    return at
+
+
+def test_an_uploaded_figure_is_checked_saved_and_colours_its_county(app):
+    before = _fills(_attainment_map(app, "science_literacy"))
+    assert before["630121"] != MET  # 大通: no figure yet
+    app.file_uploader(key="figures_upload").upload("科协数据.csv", TABLE.encode("gbk"), "text/csv")
+    app.run()
+    assert not app.exception, app.exception
+    [summary] = [w.value for w in app.warning if "读取" in w.value]
+    assert "采用 1 行" in summary and "未采用 2 行" in summary
+    reasons = " ".join(
+        " ".join(map(str, df.value.iloc[:, -1])) for df in app.dataframe if "原因" in df.value
+    )
+    assert "2030" in reasons and "计算" in reasons  # the year, and the derived share
+    app.button(key="figures_upload_save").click().run()
+    assert not app.exception, app.exception
+    assert any("已保存为第 2 版" in s.value for s in app.success)
+    after = _fills(app)
+    assert after["630121"] == MET  # 8.1 % ≥ 7 %
+    assert after["630123"] == before["630123"]  # 湟源's row was refused: still no data
+    [table] = [d.value for d in app.dataframe if "year_text" in d.value.columns]
+    [row] = table[
+        table["indicator"].str.contains("科学素质") & table["scope_name"].str.startswith("大通")
+    ].itertuples()
+    assert row.actual == pytest.approx(8.1) and "已达标" in row.status_text
+    assert row.year_text == "2020（早于所选年份）"  # the slider is at this year
+    assert "大通县科协" in row.actual_source
+
+
+def test_the_template_downloads_and_the_history_undoes(app):
+    [download] = [b for b in app.get("download_button") if "填报模板" in b.proto.label]
+    assert download.proto.label.startswith("下载填报模板")
+    app.file_uploader(key="figures_upload").upload("a.csv", TABLE.encode("utf-8"), "text/csv")
+    app.run()
+    app.button(key="figures_upload_save").click().run()
+    app.button(key="figures_undo").click().run()
+    assert not app.exception, app.exception
+    assert any("已恢复到第 1 版的内容" in s.value for s in app.success)
+    assert _fills(_attainment_map(app, "science_literacy"))["630121"] != MET
