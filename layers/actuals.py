@@ -210,7 +210,8 @@ _FIELD_OF = {_BRACKETED.sub("", _key(h)): f for f, headers in _FIELDS.items() fo
 
 @dataclass(frozen=True)
 class _Vocabulary:
-    """What a row may name: indicators (by id or Chinese name) and scopes (by code or name)."""
+    """What a row may name: indicators (by id, Chinese or English name) and scopes (by code
+    or name)."""
 
     specs: dict[str, dict]
     names: dict[str, str | None]  # key form → indicator id (None: two indicators share it)
@@ -222,9 +223,11 @@ class _Vocabulary:
         specs = {r["indicator_id"]: r for r in indicators.to_dict("records")}
         names: dict[str, str | None] = {}
         for ident, spec in specs.items():
-            for form in {*_key_forms(ident), *_key_forms(spec["indicator_zh"])}:
+            words = (ident, spec["indicator_zh"], spec.get("indicator_en", ""))
+            for form in {f for w in words if _text(w) for f in _key_forms(w)}:
                 names[form] = ident if names.get(form, ident) == ident else None
-        scopes = {_key(w): CITY_CODE for w in (CITY_CODE, CITY_NAME, "西宁", "全市")}
+        city = (CITY_CODE, CITY_NAME, "西宁", "全市", "Xining", "Xining City", "city")
+        scopes = {_key(w): CITY_CODE for w in city}
         labels = {CITY_CODE: CITY_NAME}
         for row in counties.itertuples(index=False):
             code, short = _text(row.code), _text(row.short_name)
