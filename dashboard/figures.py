@@ -16,8 +16,7 @@ from base.errors import InputError
 from base.settings import PLAN_DIR
 from geo.attainment import Plan
 from geo.backends import get_backend
-from geo.backends._figures import FIGURE_COLUMNS
-from geo.backends.saving import SaveOutcome, save_figures, undo_figures
+from geo.backends.saving import SaveOutcome, merge_figures, save_figures, undo_figures
 from geo.boundaries import CITY_CODE, CITY_NAME, Units
 from geo.export import to_csv
 from layers.actuals import read_actuals, read_indicators, template_workbook
@@ -180,18 +179,6 @@ def _show(out: SaveOutcome, lang: str) -> None:
         st.error(_t("not_saved", lang, error=markdown_text(why)))
 
 
-def _merge(current: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """Uploaded figures replace the same indicator, scope and year; the others stay."""
-    key = ["target_id", "scope_code", "period"]
-    incoming = new[list(FIGURE_COLUMNS)].copy()
-    incoming["period"] = pd.to_numeric(incoming["period"]).astype(int)
-    kept = current.copy()
-    kept["period"] = pd.to_numeric(kept["period"]).astype(int)
-    both = kept.merge(incoming[key], on=key, how="left", indicator=True)
-    kept = kept[(both["_merge"] == "left_only").to_numpy()]
-    return pd.concat([kept, incoming], ignore_index=True)
-
-
 def _save(frame: pd.DataFrame, base: int, lang: str, *, message: str) -> None:
     by = st.session_state.get(K_BY, "").strip()
     out = save_figures(get_backend(), frame, base_version=base, saved_by=by, message=message)
@@ -280,7 +267,7 @@ def _uploads(units: Units, plan: Plan, indicators: pd.DataFrame, lang: str) -> N
         st.dataframe(_rejects_table(load.rejects, lang), hide_index=True, key="figures_rejects")
     if not load.frame.empty and st.button(_t("upload_save", lang), key=K_UPLOAD_SAVE):
         stored = get_backend().load_actuals()
-        merged = _merge(stored.frame, load.frame)
+        merged = merge_figures(stored.frame, load.frame)
         _save(merged, stored.version, lang, message=f"dashboard upload: {up.name}")
 
 

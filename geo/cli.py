@@ -7,7 +7,11 @@ bad ones are printed with row number and reason); 2 the input or the arguments a
 ``actuals template`` writes the workbook planners fill in with reported statistics; ``actuals
 check FILE`` reads a filled one (or a long table) and prints the accepted, rejected and empty
 rows and each rejection, in Chinese (``--lang en``: English); exit 0 all accepted, 1 some
-rejected, 2 the file is unusable.
+rejected, 2 the file is unusable. ``actuals load FILE [--by NAME]`` checks it and saves the
+accepted figures as a new version in the configured store (a figure of the same indicator,
+county and year is replaced; the others stay); ``actuals export -o FILE.csv``, ``actuals
+history`` and ``actuals undo`` work on the stored figures. ``attainment --as-of YEAR`` takes the
+latest figure of YEAR or before for each reported target.
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ import pandas as pd
 from base.errors import InputError, StoreError, message
 from base.settings import PLAN_DIR
 from geo.attainment import attainment
+from geo.backends import get_backend
+from geo.backends.saving import SaveOutcome, merge_figures, save_figures, undo_figures
 from geo.boundaries import Units
 from geo.classify import classify
 from geo.coverage import LEVELS, METRICS, summarize
-from geo.export import FORMATS, export, format_from_suffix
+from geo.export import FORMATS, export, format_from_suffix, to_csv
 from geo.loader import load_plan, load_sites, load_units
 from geo.official import load_township_boundaries, report_lines
 from geo.pipeline import Sites
@@ -108,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("attainment", help="the plan's targets against actuals")
     _add_site_args(t)
-    t.add_argument("--as-of", type=int, metavar="YEAR", help="count sites with year <= YEAR")
+    t.add_argument("--as-of", type=int, metavar="YEAR", help="count sites with year <= YEAR, and take figures of YEAR or before")
     t.add_argument("--format", choices=("csv", "json"), help="default: from the output suffix")
     t.add_argument("-o", "--output", type=Path, required=True)
 
@@ -133,7 +139,19 @@ def _add_actuals_args(sub: argparse._SubParsersAction) -> None:
         "check", help="read a filled workbook or a long table (CSV, XLSX); list every rejection"
     )
     c.add_argument("file", type=Path, metavar="FILE", help="the filled workbook or a long table")
-    for p in (t, c):
+    ld = steps.add_parser(
+        "load",
+        help="check FILE and save its figures as a new version (same indicator, county "
+        "and year replaced; the others kept)",
+    )
+    ld.add_argument("file", type=Path, metavar="FILE", help="the filled workbook or a long table")
+    ld.add_argument("--by", default="", help="your name, kept in the history")
+    ex = steps.add_parser("export", help="write the current figures as CSV")
+    ex.add_argument("-o", "--output", type=Path, required=True, help="the .csv to write")
+    hi = steps.add_parser("history", help="every saved version of the figures")
+    un = steps.add_parser("undo", help="go back to the figures before the latest save")
+    un.add_argument("--by", default="", help="your name, kept in the history")
+    for p in (t, c, ld, ex, hi, un):
         p.add_argument("--lang", choices=("zh", "en"), default="zh", help="message language")
 
 
@@ -328,7 +346,67 @@ def _actuals_check(args: argparse.Namespace) -> int:
     return EXIT_ROWS if len(load.rejects) else EXIT_OK
 
 
-ACTUALS = {"template": _actuals_template, "check": _actuals_check}
+def _saved_line(out: SaveOutcome, *, lang: str) -> str:
+    if out.saved and out.version == out.previous:
+        return (
+            f"与当前第 {out.version} 版相同, 未保存"
+            if lang == "zh"
+            else (f"same as the current version {out.version}; nothing saved")
+        )
+    if out.saved:
+        return f"已保存为第 {out.version} 版" if lang == "zh" else f"saved as version {out.version}"
+    why = message(out.reason, lang) if out.reason is not None else out.error
+    return f"未保存: {why}" if lang == "zh" else f"not saved: {why}"
+
+
+def _actuals_load(args: argparse.Namespace) -> int:
+    """Check FILE, save its accepted figures over the current ones (a new version); exit 1
+    when some rows were rejected (the others are saved), 2 when nothing could be saved."""
+    data, name, _path = load_source(args.file)
+    indicators, _targets, counties = _vocabulary()
+    load = read_actuals(data, filename=name, indicators=indicators, counties=counties)
+    print("\n".join(_check_lines(load, name, lang=args.lang)))
+    if load.frame.empty:
+        return EXIT_ROWS if len(load.rejects) else EXIT_OK
+    store = get_backend()
+    stored = store.load_actuals()
+    merged = merge_figures(stored.frame, load.frame)
+    out = save_figures(
+        store, merged, base_version=stored.version, saved_by=args.by, message=f"load {name}"
+    )
+    print(_saved_line(out, lang=args.lang), file=sys.stderr)
+    if not out.saved:
+        return EXIT_UNUSABLE
+    return EXIT_ROWS if len(load.rejects) else EXIT_OK
+
+
+def _actuals_export(args: argparse.Namespace) -> int:
+    """The current figures as CSV, with who entered each and when (the store's record)."""
+    frame = get_backend().load_actuals().frame
+    _write(args.output, to_csv(frame))
+    print(f"已写入 {args.output}" if args.lang == "zh" else f"wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _actuals_history(args: argparse.Namespace) -> int:
+    print(get_backend().actuals_history().to_string(index=False))
+    return EXIT_OK
+
+
+def _actuals_undo(args: argparse.Namespace) -> int:
+    out = undo_figures(get_backend(), saved_by=args.by)
+    print(_saved_line(out, lang=args.lang), file=sys.stderr)
+    return EXIT_OK if out.saved else EXIT_ROWS
+
+
+ACTUALS = {
+    "template": _actuals_template,
+    "check": _actuals_check,
+    "load": _actuals_load,
+    "export": _actuals_export,
+    "history": _actuals_history,
+    "undo": _actuals_undo,
+}
 
 
 def _actuals(args: argparse.Namespace) -> int:

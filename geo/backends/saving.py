@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from base.errors import InputError, StoreError, UserFacing
-from geo.backends._figures import ACTUALS
+from geo.backends._figures import ACTUALS, FIGURE_COLUMNS
 from geo.backends.store import Backend, ConflictError
 from layers.schema import LAYERS
 
@@ -186,3 +186,16 @@ def undo_figures(
         saved_by=saved_by,
         message=f"restored version {head.version - 1}",
     )
+
+
+def merge_figures(current: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """``current`` figures with ``new`` ones added: a new figure replaces the one of the same
+    indicator, scope and year; the others stay (a bureau sends this year's figures, not all)."""
+    key = ["target_id", "scope_code", "period"]
+    incoming = new[list(FIGURE_COLUMNS)].copy()
+    incoming["period"] = pd.to_numeric(incoming["period"]).astype(int)
+    kept = current.copy()
+    kept["period"] = pd.to_numeric(kept["period"]).astype(int)
+    both = kept.merge(incoming[key], on=key, how="left", indicator=True)
+    kept = kept[(both["_merge"] == "left_only").to_numpy()]
+    return pd.concat([kept, incoming], ignore_index=True)
