@@ -22,9 +22,10 @@ from base.errors import StoreError
 from dashboard import upload
 from dashboard.figures import figures_tab
 from dashboard.map_component import MapPayload, map_payload, show_map
+from dashboard.progress import progress_tab
 from dashboard.secrets import secret
 from dashboard.store_status import store_ready
-from geo.attainment import Plan
+from geo.attainment import Plan, attainment, attainment_by_year
 from geo.backends import get_backend
 from geo.boundaries import Units
 from geo.classify import SCHEMES, STATUS_COLORS
@@ -110,6 +111,18 @@ def get_view(
     )
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def get_progress(data_key: str, _units: Units, _sites: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Attainment year by year over the plan's period (once per data)."""
+    return attainment_by_year(_units, _sites, get_plan(data_key))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def get_attainment(data_key: str, year: int, _units: Units, _sites: gpd.GeoDataFrame):
+    """Attainment as of ``year`` (the KPI cards compare with the year before)."""
+    return attainment(_units, _sites, get_plan(data_key), as_of=year)
+
+
 @st.cache_resource(show_spinner=False, max_entries=32)
 def get_map(state: ViewState, basemap_key: str, data_key: str, _view: View):
     return build_map(_view.spec)
@@ -136,6 +149,7 @@ def _css(meeting: bool) -> None:
     .xn-kpi {border-radius: 8px; padding: .55rem .7rem; color: #fff; min-height: 5.4rem;}
     .xn-kpi .v {font-size: 1.55rem; font-weight: 800;}
     .xn-kpi .l {font-size: .92rem; line-height: 1.2;}
+    .xn-kpi .d {font-size: .85rem; opacity: .95; margin-top: .15rem;}
     .xn-source {color:#666; font-size:.8rem;}
     </style>
     """
@@ -313,9 +327,22 @@ def _state_from_session(lang: str, meeting: bool) -> ViewState:
     ).normalized()
 
 
-def _kpis(view: View, lang: str, meeting: bool) -> None:
+def _change(now: float, before: float | None, lang: str) -> str:
+    """"较上年 +2" / "较上年 持平" (nothing when either year has no figure)."""
+    if before is None or pd.isna(before) or pd.isna(now):
+        return ""
+    diff = float(now) - float(before)
+    text = t("unchanged", lang) if diff == 0 else f"{diff:+g}"
+    return f'<div class="d">{html.escape(t("since_last_year", lang))} {html.escape(text)}</div>'
+
+
+def _kpis(view: View, lang: str, meeting: bool, previous: pd.DataFrame | None = None) -> None:
     city = view.attainment[view.attainment["scope_code"] == "630100"]
     city = city[city["measure"].isin(["count", "designation"])]
+    before = {}
+    if previous is not None:
+        prev = previous[previous["scope_code"] == "630100"]
+        before = dict(zip(prev["target_id"], prev["actual"], strict=True))
     st.subheader(t("kpi", lang))
     per_row = 4 if meeting else 5
     rows = [city.iloc[i : i + per_row] for i in range(0, len(city), per_row)]
@@ -325,13 +352,13 @@ def _kpis(view: View, lang: str, meeting: bool) -> None:
             label = r["indicator_en"] if lang == "en" else r["indicator_zh"]
             actual = "—" if pd.isna(r["actual"]) else f"{r['actual']:g}"
             color = STATUS_COLORS[r["status"]]
-            status = t("no_data", lang) if r["status"] == "no_data" else r["status_zh"]
-            if lang == "en":
-                status = {"met": "Met", "behind": "Behind", "no_data": "No data"}[r["status"]]
+            status = t(f"status_{r['status']}", lang)
+            change = _change(r["actual"], before.get(r["target_id"]), lang)
             col.markdown(
                 f'<div class="xn-kpi" style="background:{color}">'
                 f'<div class="v">{html.escape(actual)} / {r["target"]:g}</div>'
-                f'<div class="l">{html.escape(str(label))} · {html.escape(status)}</div></div>',
+                f'<div class="l">{html.escape(str(label))} · {html.escape(status)}</div>'
+                f"{change}</div>",
                 unsafe_allow_html=True,
             )
 
@@ -647,7 +674,7 @@ def _page() -> None:
         f'<div class="xn-source">{html.escape(t("source_line", lang))}</div>',
         unsafe_allow_html=True,
     )
-    _kpis(view, lang, meeting)
+    _kpis(view, lang, meeting, get_attainment(data_key, state.year - 1, units, sites))
     if meeting:
         return
     tabs = st.tabs(
@@ -657,6 +684,7 @@ def _page() -> None:
             t("chart", lang),
             t("downloads", lang),
             t("figures_tab", lang),
+            t("progress_tab", lang),
         ]
     )
     with tabs[0]:
@@ -667,6 +695,8 @@ def _page() -> None:
         _chart(view, lang)
     with tabs[4]:
         figures_tab(units, get_plan(data_key), lang)
+    with tabs[5]:
+        progress_tab(get_progress(data_key, units, sites), lang, target=state.target)
     with tabs[3]:
         _downloads(
             view,

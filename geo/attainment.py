@@ -294,3 +294,15 @@ def attainment(
     out["actual_year"] = pd.array(out["actual_year"], dtype="Int64")
     out["stale"] = out["stale"].astype(bool)
     return out
+
+
+PLAN_YEARS = tuple(range(2018, 2024))  # the plan ran 2018-09-14 to 2023-09-13
+
+
+def attainment_by_year(
+    units: Units, sites: pd.DataFrame, plan: Plan, *, years: tuple[int, ...] = PLAN_YEARS
+) -> pd.DataFrame:
+    """:func:`attainment` as of each of ``years``, stacked with a ``year`` column: how far
+    each county got, year by year (sites by their year, figures of that year or before)."""
+    frames = [attainment(units, sites, plan, as_of=y).assign(year=y) for y in years]
+    return pd.concat(frames, ignore_index=True)

@@ -114,7 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("attainment", help="the plan's targets against actuals")
     _add_site_args(t)
-    t.add_argument("--as-of", type=int, metavar="YEAR", help="count sites with year <= YEAR, and take figures of YEAR or before")
+    t.add_argument(
+        "--as-of",
+        type=int,
+        metavar="YEAR",
+        help="count sites with year <= YEAR, and take figures of YEAR or before",
+    )
     t.add_argument("--format", choices=("csv", "json"), help="default: from the output suffix")
     t.add_argument("-o", "--output", type=Path, required=True)
 

@@ -8,12 +8,14 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from base.settings import PLAN_DIR
 from dashboard.figures import _as_table, _counties, _editable, _scope_names
+from geo.attainment import attainment
 from geo.backends._figures import figures_frame
 from geo.loader import load_plan, load_units
 from layers.actuals import read_actuals, read_indicators
@@ -141,3 +143,45 @@ def test_the_table_as_edited_reads_back_to_the_same_figures(lang):
     got = load.frame[["target_id", "period", "scope_code", "value", "source", "note"]]
     want = stored[["target_id", "period", "scope_code", "value", "source", "note"]]
     assert got.astype(str).to_numpy().tolist() == want.astype(str).to_numpy().tolist()
+
+
+def test_progress_by_year_shows_the_figure_from_its_year_and_gaps_before(app):
+    app.file_uploader(key="figures_upload").upload("科协.csv", TABLE.encode("gbk"), "text/csv")
+    app.run()
+    app.button(key="figures_upload_save").click().run()
+    app.selectbox(key="progress_target").set_value("science_literacy").run()
+    assert not app.exception, app.exception
+    [table] = [d.value for d in app.dataframe if 2018 in list(d.value.columns)]
+    datong = table.loc[next(i for i in table.index if str(i).startswith("大通"))]
+    assert datong.tolist() == ["—", "—", "8.1", "8.1", "8.1", "8.1"]  # no data before 2020
+    assert (table.drop(index=datong.name) == "—").all().all()  # other counties: no data, not 0
+
+
+def _city(units, sites, year: int) -> pd.Series:
+    table = attainment(units, sites, load_plan(), as_of=year)
+    city = table[
+        (table["scope_code"] == "630100") & table["measure"].isin(["count", "designation"])
+    ]
+    return city.set_index("target_id")["actual"]
+
+
+def test_kpi_cards_show_the_change_since_the_year_before(app, units, bundled):
+    # the first year in which a city-wide count of the bundled data changed
+    year = next(
+        y
+        for y in range(2011, 2026)
+        if not _city(units, bundled.assigned, y).equals(_city(units, bundled.assigned, y - 1))
+    )
+    now, prev = _city(units, bundled.assigned, year), _city(units, bundled.assigned, year - 1)
+    app.sidebar.select_slider(key="year").set_value(year).run()
+    assert not app.exception, app.exception
+    cards = [m.value for m in app.markdown if 'class="xn-kpi"' in m.value]
+    names = load_plan().targets.set_index("target_id")["indicator_zh"]
+    for target in now.index:
+        [card] = [c for c in cards if f">{names[target]} ·" in c]
+        if pd.isna(now[target]) or pd.isna(prev[target]):
+            assert "较上年" not in card  # no figure: no change to tell
+        elif now[target] == prev[target]:
+            assert "较上年 持平" in card
+        else:
+            assert f"较上年 {now[target] - prev[target]:+g}" in card

@@ -43,6 +43,20 @@ TEXT: dict[str, tuple[str, str]] = {
     "data_year": ("数据年份", "Year of the figure"),
     "older": ("早于所选年份", "older than the year chosen"),
     "actual_source": ("来源", "Source"),
+    "progress_tab": ("逐年进展", "Progress by year"),
+    "progress_note": (
+        "2018—2023 年逐年实际值（站点按其年份计，统计数据取当年或之前最近一年）；虚线为目标，"
+        "竖线为规划期限；无数据的年份留空，不作 0。",
+        "Each year 2018–2023 (sites counted from their year, figures of that year or the "
+        "latest before); dashed: the target; vertical: the plan's deadline; a year without "
+        "data is a gap, never 0.",
+    ),
+    "status_met": ("已达标", "Met"),
+    "status_behind": ("未达标", "Behind"),
+    "status_no_data": ("无数据", "No data"),
+    "carried": ("沿用往年数据", "carried over"),
+    "since_last_year": ("较上年", "vs last year"),
+    "unchanged": ("持平", "unchanged"),
     "dl_units": ("当前视图单元及指标", "Units of this view with metrics"),
     "dl_sites": ("站点及归属", "Sites with their assignment"),
     "dl_map": ("当前地图(离线HTML/图片/打印)", "This map (offline HTML, images, print)"),
