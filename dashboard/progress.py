@@ -54,9 +54,9 @@ def _chart(rows: pd.DataFrame, lang: str) -> alt.TopLevelMixin:
     deadline = alt.Chart(data).mark_rule(color="#888").encode(x=alt.X("deadline:O"))
     layered = alt.layer(line, points, goal, deadline).properties(width=230, height=150)
     if data["scope_name"].nunique() > 1:
-        return layered.facet(
-            facet=alt.Facet("scope_name:N", title=None), columns=4
-        ).resolve_scale(y="independent")
+        return layered.facet(facet=alt.Facet("scope_name:N", title=None), columns=4).resolve_scale(
+            y="independent"
+        )
     return layered.properties(width=600, height=260)
 
 

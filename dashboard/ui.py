@@ -328,7 +328,7 @@ def _state_from_session(lang: str, meeting: bool) -> ViewState:
 
 
 def _change(now: float, before: float | None, lang: str) -> str:
-    """"较上年 +2" / "较上年 持平" (nothing when either year has no figure)."""
+    """ "较上年 +2" / "较上年 持平" (nothing when either year has no figure)."""
     if before is None or pd.isna(before) or pd.isna(now):
         return ""
     diff = float(now) - float(before)
