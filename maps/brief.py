@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
 from base.errors import InputError
-from geo.attainment import Plan
+from geo.attainment import Plan, attainment_by_year
 from geo.boundaries import CITY_CODE, CITY_NAME, Units
 from geo.classify import STATUS_COLORS, STATUS_LABELS
 from layers.schema import APPROXIMATE, LAYERS, LEVEL_RANK
@@ -83,19 +83,37 @@ class Kpi:
     value: str
     status: str  # met / behind / no_data, or "layer:<key>"
     foot: str
+    trend: str = ""  # the value each year of the plan's period, e.g. "2018→2023: 0 0 1 1 2 2"
 
 
 def _num(value: float) -> str:
     return "—" if pd.isna(value) else f"{value:g}"
 
 
-def attainment_kpis(view: View, code: str, lang: str) -> tuple[list[Kpi], list[str]]:
+def trends(progress: pd.DataFrame | None, code: str) -> dict[str, str]:
+    """Target → its values over the plan's years for scope ``code`` ("—" where none)."""
+    if progress is None or progress.empty:
+        return {}
+    rows = progress[progress["scope_code"] == code].sort_values("year")
+    out = {}
+    for target, group in rows.groupby("target_id", sort=False):
+        years = group["year"].tolist()
+        values = " ".join(_num(v) for v in group["actual"])
+        out[str(target)] = f"{years[0]}→{years[-1]}: {values}"
+    return out
+
+
+def attainment_kpis(
+    view: View, code: str, lang: str, *, progress: pd.DataFrame | None = None
+) -> tuple[list[Kpi], list[str]]:
     """Boxes for the targets of this scope, and the indicators with no published data.
 
     A box for every target measured from the map or the plan's designations, or with data; the
-    reported targets without any published figure are listed by name instead.
+    reported targets without any published figure are listed by name instead. ``progress``
+    (:func:`geo.attainment.attainment_by_year`) adds each target's values year by year.
     """
     rows = view.attainment[view.attainment["scope_code"] == code]
+    trend = trends(progress, code)
     boxes: list[Kpi] = []
     missing: list[str] = []
     labels = STATUS_LABELS["en" if lang == "en" else "zh"]
@@ -108,7 +126,8 @@ def attainment_kpis(view: View, code: str, lang: str) -> tuple[list[Kpi], list[s
         if lang == "en" and unit != "%":
             unit = ""
         value = f"{_num(r['actual'])} / {_num(r['target'])}{(' ' + unit) if unit else ''}"
-        boxes.append(Kpi(str(label), value, str(r["status"]), labels[str(r["status"])]))
+        status = str(r["status"])
+        boxes.append(Kpi(str(label), value, status, labels[status], trend.get(r["target_id"], "")))
     return boxes, missing
 
 
@@ -304,7 +323,7 @@ class _Page:
 
 
 KPI_PER_ROW = 5
-KPI_H, KPI_GAP = 0.56, 0.08
+KPI_H, KPI_GAP = 0.61, 0.07
 
 
 def _draw_kpis(page: _Page, boxes: list[Kpi]) -> None:
@@ -330,6 +349,9 @@ def _draw_kpis(page: _Page, boxes: list[Kpi]) -> None:
         if box.foot:
             foot = wrap(box.foot, (bw - 0.2) * 72, 6.2, max_lines=1)[0]
             page.text(x + bw - 0.07, y + 0.035, foot, 6.2, color=sub, ha="right")
+        if box.trend:
+            trend = wrap(box.trend, (bw - 0.16) * 72, 5.6, max_lines=1)[0]
+            page.text(inner, y + 0.505, trend, 5.6, color=sub)
     rows = (len(boxes) + per_row - 1) // per_row
     page.y += rows * (bh + KPI_GAP)
 
@@ -405,11 +427,17 @@ def _draw_caveats(page: _Page, notes: list[str]) -> None:
         page.y += 0.035
 
 
-def _lower(page: _Page, view: View, code: str, counts: pd.DataFrame) -> None:
+def _lower(
+    page: _Page,
+    view: View,
+    code: str,
+    counts: pd.DataFrame,
+    progress: pd.DataFrame | None = None,
+) -> None:
     """Targets, layer counts, the table and the caveats, from ``page.y`` down."""
     lang = view.state.lang
     zh = lang != "en"
-    boxes, missing = attainment_kpis(view, code, lang)
+    boxes, missing = attainment_kpis(view, code, lang, progress=progress)
     page.heading("规划目标完成情况与站点数量" if zh else "Plan targets and sites")
     _draw_kpis(page, boxes)
     _draw_kpis(page, layer_kpis(counts, lang))
@@ -444,6 +472,7 @@ def brief_page(
     name: str,
     page_no: int,
     pages: int,
+    progress: pd.DataFrame | None = None,
 ) -> tuple[Figure, dict]:
     """One A4 page for ``code`` (a county, or the city) drawn from its computed view.
 
@@ -474,14 +503,14 @@ def brief_page(
     footer_top = _footer(page, lang)
     probe = _Page(dry=True)
     probe.y = 0.0
-    _lower(probe, view, code, counts)
+    _lower(probe, view, code, counts, progress)
     map_h = min(4.8, footer_top - page.y - probe.y - 0.1)
     rect = (page.fx(page.left), page.fy(page.y + map_h), page.width / page.w, map_h / page.h)
     facts = map_panel(
         page.fig, view.spec, BRIEF_STYLE, rect, notes=False, legend_in=(2.2, 2.6), gap_in=0.18
     )
     page.y += map_h + 0.05
-    _lower(page, view, code, counts)
+    _lower(page, view, code, counts, progress)
     overflow = max(0.0, page.y - footer_top)
     return page.fig, {"overflow_in": overflow, "map_h_in": map_h, "map": facts}
 
@@ -507,6 +536,7 @@ def brief_figures(
         pilot_counties = pc if pilot_counties is None else pilot_counties
         pilot_towns = pt if pilot_towns is None else pilot_towns
     names = units.counties.set_index("code")["name"]
+    progress = attainment_by_year(units, sites, plan)
     for i, code in enumerate(scopes, start=1):
         state = brief_state(code, lang=lang, year=year, layer=layer)
         view = build_view(
@@ -521,7 +551,9 @@ def brief_figures(
             name = CITY_NAME if lang != "en" else f"Xining ({CITY_NAME})"
         else:
             name = str(names[code])
-        fig, facts = brief_page(view, code, name=name, page_no=i, pages=len(scopes))
+        fig, facts = brief_page(
+            view, code, name=name, page_no=i, pages=len(scopes), progress=progress
+        )
         yield code, fig, facts
 
 
@@ -569,4 +601,5 @@ __all__ = [
     "county_briefs",
     "resolve_scopes",
     "site_counts",
+    "trends",
 ]

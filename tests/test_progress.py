@@ -6,6 +6,7 @@ import pandas as pd
 
 from geo.attainment import Plan, attainment_by_year
 from geo.loader import load_plan
+from maps.brief import trends
 
 
 def test_progress_follows_the_figures_year_by_year(units, bundled):
@@ -45,3 +46,16 @@ def test_site_counts_grow_with_the_sites_years(units, bundled):
         counts = series.set_index("year")["actual"]
         assert counts.index.tolist() == list(range(2018, 2024))
         assert counts.is_monotonic_increasing, target  # a site counts from its year on
+
+
+def test_the_brief_boxes_carry_each_targets_values_year_by_year():
+    progress = pd.DataFrame(
+        {
+            "target_id": ["t"] * 3 + ["u"] * 3,
+            "scope_code": ["630121"] * 6,
+            "year": [2018, 2019, 2020] * 2,
+            "actual": [0.0, 1.0, 2.5, float("nan"), 7.0, 7.0],
+        }
+    )
+    assert trends(progress, "630121") == {"t": "2018→2020: 0 1 2.5", "u": "2018→2020: — 7 7"}
+    assert trends(progress, "630102") == {}
