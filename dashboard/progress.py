@@ -14,6 +14,7 @@ import streamlit as st
 
 from geo.classify import STATUS_COLORS
 from viewmodel.i18n import t
+from viewmodel.views import provenance
 
 K_PROGRESS = "progress_target"
 
@@ -26,6 +27,7 @@ def _labels(progress: pd.DataFrame, lang: str) -> dict[str, str]:
 
 def _chart(rows: pd.DataFrame, lang: str) -> alt.TopLevelMixin:
     data = rows.assign(
+        source_text=[provenance(r, lang) for _, r in rows.iterrows()],
         status_text=rows["status"].map(lambda s: t(f"status_{s}", lang)),
         carried=rows["stale"].map({True: t("carried", lang), False: ""}),
     )
@@ -46,7 +48,7 @@ def _chart(rows: pd.DataFrame, lang: str) -> alt.TopLevelMixin:
             alt.Tooltip("target:Q", title=t("target_value", lang), format="g"),
             alt.Tooltip("status_text:N", title=t("status", lang)),
             alt.Tooltip("actual_year:O", title=t("data_year", lang)),
-            alt.Tooltip("actual_source:N", title=t("actual_source", lang)),
+            alt.Tooltip("source_text:N", title=t("actual_source", lang)),
         ],
     )
     # rules drawn across the whole panel: their own charts on the same data (facets need it)

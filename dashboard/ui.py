@@ -50,6 +50,7 @@ from viewmodel.views import (
     metric_label,
     metric_options,
     plan_marks,
+    provenance,
 )
 
 # Session-state / query-parameter keys, one place.
@@ -373,6 +374,7 @@ def _attainment_table(view: View, lang: str) -> None:
     older = a["stale"].map({True: f"（{t('older', lang)}）", False: ""})
     years = a["actual_year"].astype("string").fillna("")
     a["year_text"] = (years + older.where(years != "", "")).astype(str)
+    a["source_text"] = [provenance(r, lang) for _, r in a.iterrows()]
     show = a[
         [
             "clause",
@@ -383,7 +385,7 @@ def _attainment_table(view: View, lang: str) -> None:
             "progress",
             "status_text",
             "year_text",
-            "actual_source",
+            "source_text",
         ]
     ]
     st.dataframe(
@@ -401,7 +403,7 @@ def _attainment_table(view: View, lang: str) -> None:
             ),
             "status_text": t("status", lang),
             "year_text": t("data_year", lang),
-            "actual_source": t("actual_source", lang),
+            "source_text": t("actual_source", lang),
         },
         key="attainment_table",
     )

@@ -68,6 +68,10 @@ RESULT_COLUMNS = [
     "measure",
     "layer",
     "actual_source",
+    "source_kind",
+    "source_doc",
+    "entered_by",
+    "entered_at",
     "actual_year",
     "stale",
     "source_line",
@@ -141,7 +145,8 @@ def _row(spec: pd.Series, **values) -> dict:
     keep = ("target_id", "clause", "indicator_zh", "indicator_en", "scope", "comparator", "unit")
     keep += ("deadline", "measure", "layer", "source_line", "note")
     base = {key: spec[key] for key in keep}
-    base.update({"actual_year": None, "stale": False})
+    base.update({"actual_year": None, "stale": False, "source_doc": "", "entered_by": ""})
+    base.update({"entered_at": "", "source_kind": "none"})
     base.update(values)
     actual, value = base.get("actual"), base["target"]
     base["status"] = _status(actual, base["comparator"], value)
@@ -172,12 +177,23 @@ def _source(row: pd.Series) -> str:
     return f"{kind} {row['period']}: {row['source']}{entered}"
 
 
+def _provenance(row: pd.Series) -> dict:
+    """Where a figure comes from, as fields the page words in its own language."""
+    derived = bool(str(row.get("derived_from") or ""))
+    return {
+        "source_kind": "derived" if derived else "reported",
+        "source_doc": str(row["source"]),
+        "entered_by": str(row.get("entered_by") or ""),
+        "entered_at": str(row.get("entered_at") or "")[:10],
+    }
+
+
 def _reported(
     figures: pd.DataFrame, scope_code: str, *, counties: list[str] | None = None
-) -> tuple[float | None, str, int | None]:
-    """The latest figure of ``scope_code``: (value, source, year). For a city-wide total,
-    ``counties``: a year in which every county in scope reported counts as their sum when the
-    city itself reported nothing newer."""
+) -> tuple[float | None, str, int | None, dict]:
+    """The latest figure of ``scope_code``: (value, source, year, provenance). For a city-wide
+    total, ``counties``: a year in which every county in scope reported counts as their sum
+    when the city itself reported nothing newer."""
     own = figures[figures["scope_code"] == scope_code].sort_values("period")
     best = own.iloc[-1] if not own.empty else None
     if counties:
@@ -186,12 +202,14 @@ def _reported(
         years = [int(y) for y, n in whole.items() if n == len(counties)]
         if years and (best is None or max(years) > int(best["period"])):
             year = max(years)
-            rows = parts[parts["period"] == year]
-            total = float(rows.drop_duplicates("scope_code")["value"].sum())
-            return total, f"reported {year}: sum of the {len(counties)} counties' figures", year
+            rows = parts[parts["period"] == year].drop_duplicates("scope_code")
+            total = float(rows["value"].sum())
+            docs = "; ".join(dict.fromkeys(rows["source"].astype(str)))
+            source = f"reported {year}: sum of the {len(counties)} counties' figures ({docs})"
+            return total, source, year, {"source_kind": "sum", "source_doc": docs}
     if best is None:
-        return None, "", None
-    return float(best["value"]), _source(best), int(best["period"])
+        return None, "", None, {}
+    return float(best["value"]), _source(best), int(best["period"]), _provenance(best)
 
 
 def attainment(
@@ -231,6 +249,7 @@ def attainment(
                             actual=actual,
                             target=value,
                             actual_source="mapped sites",
+                            source_kind="sites",
                         )
                     )
                 rows.append(
@@ -242,6 +261,7 @@ def attainment(
                         target=float(len(scope_codes)),
                         unit="县区",
                         actual_source="counties meeting the target",
+                        source_kind="counties_met",
                     )
                 )
             else:
@@ -256,6 +276,7 @@ def attainment(
                         actual=float(count),
                         target=value,
                         actual_source="mapped sites",
+                        source_kind="sites",
                     )
                 )
         elif t["measure"] == "designation" and t["target_id"] in DESIGNATION_OF:
@@ -269,13 +290,14 @@ def attainment(
                     actual=actual,
                     target=value,
                     actual_source=f"designated by the plan ({kind})",
+                    source_kind="designation",
                 )
             )
         else:
             figures = _figures(reported, t["target_id"], as_of=as_of)
             each = t["aggregate"] == "each"
             for code in scope_codes if each else [CITY_CODE]:
-                actual, source, year = _reported(
+                actual, source, year, provenance = _reported(
                     figures, code, counties=None if each else scope_codes
                 )
                 rows.append(
@@ -288,6 +310,7 @@ def attainment(
                         actual_source=source or "no published report found",
                         actual_year=year,
                         stale=bool(year is not None and as_of is not None and year < as_of),
+                        **provenance,
                     )
                 )
     out = pd.DataFrame(rows, columns=RESULT_COLUMNS)

@@ -9,8 +9,9 @@
   fiscal S&T input). :func:`average_growth` gives the period's average annual growth (the
   geometric mean).
 
-Each derived figure says how it was computed, from which figures and their sources, in
-``source`` and ``derived_from``, so the attainment table can show it.
+Each derived figure says how it was computed (the formula with the figures' values, and their
+sources) in ``source``, and from which figures in ``derived_from``, so the attainment table can
+show it.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ def _share(figures: pd.DataFrame, target: str, part: str, whole: str) -> list[di
                 "period": int(year),
                 "scope_code": scope,
                 "value": value,
-                "source": f"computed: 100 × {part} ÷ {whole} = 100 × {_fmt(a['value'])} ÷ "
-                f"{_fmt(b['value'])} ({a['source']}; {b['source']})",
+                "source": f"100 × {_fmt(a['value'])} ÷ {_fmt(b['value'])} "
+                f"({a['source']}; {b['source']})",
                 DERIVED_COLUMN: f"{part};{whole}",
             }
         )
@@ -75,8 +76,7 @@ def _growth(figures: pd.DataFrame, target: str, amount: str) -> list[dict]:
                 "period": int(year),
                 "scope_code": scope,
                 "value": value,
-                "source": f"computed: 100 × ({amount} {year} ÷ {amount} {year - 1} − 1) = "
-                f"100 × ({_fmt(now['value'])} ÷ {_fmt(before['value'])} − 1) "
+                "source": f"100 × ({_fmt(now['value'])} ÷ {_fmt(before['value'])} − 1) "
                 f"({now['source']}; {before['source']})",
                 DERIVED_COLUMN: f"{amount} {year - 1};{amount} {year}",
             }

@@ -69,7 +69,8 @@ def test_figures_saved_show_in_attainment_with_status_year_and_who(writable, uni
     # the share is computed from the two counts: 100 × 18 ÷ 85 = 21.18 % (≥ 20: met)
     share = _row(table, "high_tech_share")
     assert share["actual"] == pytest.approx(100 * 18 / 85)
-    assert share["status"] == "met" and "computed" in share["actual_source"]
+    assert share["status"] == "met" and share["source_kind"] == "derived"
+    assert share["actual_source"].startswith("derived 2020: 100 × 18 ÷ 85")
     literacy = _row(table, "science_literacy", "630121")
     assert (literacy["actual"], literacy["status"]) == (6.2, "behind")
     # a county with no figure stays "no data", never 0

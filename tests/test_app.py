@@ -152,7 +152,14 @@ def test_kpis_and_tables_present(app):
     assert len(cards) == expected == 13
     village = next(c for c in cards if "村级" in c)
     assert "0 / 80" in village and "#f46d43" in village  # real stations only: behind
-    assert len(app.tabs) == 4
+    assert [tab.label for tab in app.tabs] == [
+        "规划目标完成情况",
+        "各县区覆盖情况",
+        "各县区站点数量(按图层)",
+        "下载",
+        "统计数据填报",
+        "逐年进展",
+    ]
     frames = app.dataframe
     assert len(frames) >= 2
 

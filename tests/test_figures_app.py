@@ -89,7 +89,8 @@ def test_an_uploaded_figure_is_checked_saved_and_colours_its_county(app):
     ].itertuples()
     assert row.actual == pytest.approx(8.1) and "已达标" in row.status_text
     assert row.year_text == "2020（早于所选年份）"  # the slider is at this year
-    assert "大通县科协" in row.actual_source
+    assert row.source_text.startswith("2020年 大通县科协《2020年公民科学素质调查》（未署名 ")
+    assert row.source_text.endswith(" 填报）")  # when it was entered
 
 
 def test_the_template_downloads_and_the_history_undoes(app):

@@ -6,6 +6,7 @@ displays what comes back, so the same view can be tested, exported and rendered 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
@@ -150,6 +151,22 @@ def _classes(values: pd.Series, state: ViewState, share: bool) -> Classes:
     return cl
 
 
+def provenance(row: Mapping[str, object], lang: str) -> str:
+    """Where a row of the attainment table comes from, in ``lang``: the report and its year,
+    who entered it and when; how a derived figure was computed; or that the map counted it."""
+    kind = str(row.get("source_kind") or "none")
+    if kind in ("sites", "counties_met", "designation", "none"):
+        return t(f"src_{kind}", lang)
+    year = row.get("actual_year")
+    text = t(f"src_{kind}", lang, year=year, doc=row.get("source_doc") or "")
+    by, at = str(row.get("entered_by") or ""), str(row.get("entered_at") or "")
+    if by or at:
+        who = by or ("未署名" if lang == "zh" else "unsigned")
+        text += ("（" if lang == "zh" else " (") + t("src_entered", lang, by=who, at=at)
+        text += "）" if lang == "zh" else ")"
+    return text
+
+
 def build_view(
     units: Units,
     sites: gpd.GeoDataFrame,
@@ -177,9 +194,11 @@ def build_view(
         table["status"] = table["code"].map(rows["status"]).fillna("no_data")
         table["actual"] = table["code"].map(rows["actual"])
         table["target"] = table["code"].map(rows["target"])
+        where = {code: provenance(r, lang) for code, r in rows.iterrows()}
         table["value_text"] = [
-            f"{a:g} / {b:g}" if pd.notna(a) and pd.notna(b) else t("no_data", lang)
-            for a, b in zip(table["actual"], table["target"])
+            (f"{a:g} / {b:g}" if pd.notna(a) and pd.notna(b) else t("no_data", lang))
+            + (f" · {where[c]}" if c in where else "")
+            for a, b, c in zip(table["actual"], table["target"], table["code"], strict=True)
         ]
         cl = status_classes(table["status"].where(table["code"].isin(rows.index)), lang=lang)
         value_col = "status"
