@@ -3,15 +3,20 @@ computed (never typed), attainment by year with the figure's own year, undo, con
 
 from __future__ import annotations
 
+import io
+
+import openpyxl
 import pandas as pd
 import pytest
 
 from base.errors import InputError
+from base.settings import PLAN_DIR
 from geo.attainment import Plan, attainment
 from geo.backends import ConflictError
 from geo.backends.files import load_indicators_from_files
 from geo.backends.saving import save_figures, undo_figures
 from geo.indicators import average_growth, derive
+from layers.actuals import read_actuals, read_indicators, template_workbook
 from tests.conftest import _embedded, _fresh
 
 pytestmark = pytest.mark.both_stores
@@ -188,3 +193,46 @@ def test_nothing_to_undo_before_the_first_save(writable):
     assert writable.load_actuals().version == 1  # the bundled file
     with pytest.raises(InputError, match="no earlier version"):
         undo_figures(writable)
+
+
+def test_the_fill_in_workbook_filled_in_loads_into_attainment(writable, units, bundled):
+    """template → filled (as a clerk fills it in Excel) → checked → saved → attainment."""
+    plan = writable.load_plan()
+    indicators = read_indicators(PLAN_DIR / "indicators.csv", targets=plan.targets)
+    counties = units.counties[["code", "name", "short_name", "aliases"]]
+    book = openpyxl.load_workbook(io.BytesIO(template_workbook(indicators, plan.targets, counties)))
+    filled = {
+        ("st_enterprises", "西宁市", 2020): (85, BULLETIN),
+        ("high_tech_enterprises", "西宁市", 2020): (15, BULLETIN),
+        ("science_literacy", "大通回族土族自治县", 2021): (7.4, "大通县科协"),
+    }
+    for ws in book.worksheets[1:]:
+        for r in range(1, ws.max_row + 1):
+            key = (ws.cell(r, 1).value, ws.cell(r, 3).value, ws.cell(r, 4).value)
+            if key in filled:
+                ws.cell(r, 5).value, ws.cell(r, 7).value = filled.pop(key)
+    assert not filled, f"rows not in the template: {filled}"
+    out = io.BytesIO()
+    book.save(out)
+    load = read_actuals(
+        out.getvalue(), filename="填报.xlsx", indicators=indicators, counties=counties
+    )
+    assert load.rejects.empty and len(load.frame) == 3 and load.empty > 400
+    saved = save_figures(
+        writable, load.frame, base_version=writable.load_actuals().version, saved_by="科技局"
+    )
+    assert saved.saved
+    table = attainment(units, bundled.assigned, _plan(writable, units), as_of=2021)
+    assert _row(table, "st_enterprises")[["actual", "status", "actual_year"]].tolist() == [
+        85.0,
+        "met",
+        2020,
+    ]
+    share = _row(table, "high_tech_share")  # 100 × 15 ÷ 85 = 17.6 %: behind the 20 %
+    assert share["actual"] == pytest.approx(1500 / 85) and share["status"] == "behind"
+    literacy = _row(table, "science_literacy", "630121")
+    assert (literacy["actual"], literacy["status"], literacy["entered_by"]) == (
+        7.4,
+        "met",
+        "科技局",
+    )
