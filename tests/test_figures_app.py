@@ -17,6 +17,8 @@ from base.settings import PLAN_DIR
 from dashboard.figures import _as_table, _counties, _editable, _scope_names
 from geo.attainment import attainment
 from geo.backends._figures import figures_frame
+from geo.backends.embedded import EmbeddedBackend, store_path
+from geo.backends.saving import save_figures
 from geo.loader import load_plan, load_units
 from layers.actuals import read_actuals, read_indicators
 from tests.conftest import _embedded
@@ -186,3 +188,31 @@ def test_kpi_cards_show_the_change_since_the_year_before(app, units, bundled):
             assert "较上年 持平" in card
         else:
             assert f"较上年 {now[target] - prev[target]:+g}" in card
+
+
+def test_saving_the_table_after_a_colleagues_save_is_a_conflict_and_writes_nothing(app):
+    app.text_input(key="figures_by").input("王工")
+    app.run()  # the table was opened at the bundled figures' version 1
+    store = EmbeddedBackend(store_path())
+    colleague = figures_frame(
+        [
+            {
+                "target_id": "st_enterprises",
+                "period": 2020,
+                "scope_code": "630100",
+                "value": 85.0,
+                "source": "公报",
+                "note": "",
+                "entered_by": "",
+                "entered_at": "",
+            },
+        ]
+    )
+    assert save_figures(store, colleague, base_version=1, saved_by="[李工](x)").version == 2
+    app.button(key="figures_save").click().run()
+    assert not app.exception, app.exception
+    [error] = [e.value for e in app.error if "未保存" in e.value]
+    assert "第 2 版" in error and "第 1 版" in error and r"\[李工\]\(x\)" in error
+    assert store.load_actuals().version == 2  # nothing written over the colleague's save
+    app.button(key="figures_reload").click().run()
+    assert any("当前为第 2 版" in c.value for c in app.caption)
