@@ -290,14 +290,74 @@ def _is_header(positions: dict[str, int]) -> bool:
     return names_indicator and {"county", "year", "value"} <= positions.keys()
 
 
+_YEAR_HEADER = re.compile(r"^(\d{4})(?:年度|年)?(?:数值|数据|值)?$")
+
+
+def _year_columns(cells: Iterable[object]) -> dict[int, int]:
+    """Position → year of every header that is a year of the plan's period ("2020", "2020年")
+    in a wide table, as statistical communiqués print figures (a column per year)."""
+    out = {}
+    for j, cell in enumerate(cells):
+        m = _YEAR_HEADER.match(_key(cell))
+        if m and FIRST_YEAR - 5 <= int(m.group(1)) <= LAST_YEAR + 10:
+            out[j] = int(m.group(1))
+    return out
+
+
+def _is_wide_header(cells: list[object]) -> bool:
+    """An indicator column and at least one year column, and no 年份/数值 columns."""
+    positions = _field_positions(cells)
+    names_indicator = "indicator" in positions or "indicator_id" in positions
+    long = "year" in positions or "value" in positions
+    return names_indicator and not long and bool(_year_columns(cells))
+
+
+def _header_row(frame: pd.DataFrame) -> tuple[int, list[object]] | None:
+    """(first data row, header cells): the frame's own header, else one of its first rows."""
+    header = list(frame.columns)
+    if _is_header(_field_positions(header)) or _is_wide_header(header):
+        return 0, header
+    first = frame.head(_HEADER_SCAN_ROWS).itertuples(index=False)
+    for i, row in enumerate(first):
+        cells = list(row)
+        if _is_header(_field_positions(cells)) or _is_wide_header(cells):
+            return i + 1, cells
+    return None
+
+
+def _wide(body: pd.DataFrame, header: list[object], filename: str) -> tuple[pd.DataFrame, dict]:
+    """A wide table as long rows: one row per indicator (and county) and year column, with the
+    year from the header. No county column: the figures are the city's; no source column:
+    the file itself (its name) is the source, as for a communiqué."""
+    positions = _field_positions(header)
+    years = _year_columns(header)
+    rows, index = [], []
+    for i in range(len(body)):
+        base = {f: _text(body.iat[i, j]) for f, j in positions.items()}
+        base.setdefault("county", CITY_NAME)
+        if not base.get("source"):
+            base["source"] = PurePosixPath(filename).stem
+        for j, year in years.items():
+            rows.append({**base, "year": str(year), "value": _text(body.iat[i, j])})
+            index.append(body.index[i])
+    fields = [*positions, "county", "source", "year", "value"]
+    cells = pd.DataFrame(rows, index=index, columns=list(dict.fromkeys(fields))).fillna("")
+    headers = {f: str(header[j]).strip() for f, j in positions.items()}
+    headers |= {"year": "年份(表头)", "value": "数值(各年份列)"}
+    headers.setdefault("county", "县区")
+    headers.setdefault("source", "来源")
+    return cells, headers
+
+
 def _table(raw: RawTable, sheet: str) -> _Table | None:
     """The figures in ``raw``: its header, else a header among its first rows (a template
-    sheet has the plan's clause and target above it); None when it has none."""
+    sheet has the plan's clause and target above it); a wide table (a column per year) is read
+    as one figure per year cell. None when it has no header."""
     frame = raw.frame
-    header, start = list(frame.columns), 0
-    if not _is_header(_field_positions(header)):
-        first = frame.head(_HEADER_SCAN_ROWS).itertuples(index=False)
-        found = [(i, list(r)) for i, r in enumerate(first) if _is_header(_field_positions(r))]
+    found = _header_row(frame)
+    if found is not None and found[0] > 0 and raw.bad_rows:
+        found = None
+    if found is None:
         if raw.bad_rows:  # a CSV read with a title row as header: its rows were not split
             raise InputError(
                 f"{raw.filename}: the header (指标, 县区, 年份, 数值) must be the first row of a "
@@ -305,11 +365,13 @@ def _table(raw: RawTable, sheet: str) -> _Table | None:
                 zh=f"{raw.filename}: CSV 的第一行须是表头(指标、县区、年份、数值); "
                 "请删去表头上方的行, 或直接上传工作簿。",
             )
-        if not found:
-            return None
-        start, header = found[0][0] + 1, found[0][1]
-    positions = _field_positions(header)
+        return None
+    start, header = found
     body = frame.iloc[start:]
+    if _is_wide_header(header):
+        cells, headers = _wide(body, header, raw.filename)
+        return _Table(sheet, cells, headers, raw.bad_rows)
+    positions = _field_positions(header)
     cells = pd.DataFrame({f: body.iloc[:, j].map(_text) for f, j in positions.items()})
     headers = {f: str(header[j]).strip() for f, j in positions.items()}
     return _Table(sheet, cells, headers, raw.bad_rows)
