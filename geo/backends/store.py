@@ -37,10 +37,6 @@ HISTORY_COLUMNS = ["version", "saved_at", "saved_by", "n_rows", "n_added", "n_re
 
 _configured_url: str | None = None
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-# the password of a URL (scheme://user:PASSWORD@host) or of key=value settings (password=...)
-_URL_PASSWORD = re.compile(r"(?<=://)([^/@\s]*?):([^@\s]*)@")
-_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)", re.IGNORECASE)
-HIDDEN = "***"
 
 
 class ConflictError(RuntimeError):
@@ -173,25 +169,6 @@ def schema_name(schema: str | None = None) -> str:
     return name
 
 
-def _passwords(url: str) -> list[str]:
-    found = [m.group(2) for m in _URL_PASSWORD.finditer(url)]
-    found += [m.group(2).strip("'") for m in _KV_PASSWORD.finditer(url)]
-    return [p for p in found if p]
-
-
-def redact(url: str) -> str:
-    """The database URL as it may be shown: the password replaced by ``***``."""
-    out = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:{HIDDEN}@", url)
-    return _KV_PASSWORD.sub(lambda m: m.group(1) + HIDDEN, out)
-
-
-def scrub(text: str, url: str) -> str:
-    """``text`` (e.g. a driver's error) with every password of ``url`` hidden."""
-    for secret in sorted(_passwords(url), key=len, reverse=True):
-        text = text.replace(secret, HIDDEN)
-    return redact(text).strip()
-
-
 _CAUSES = (  # (words in the driver's message, English, Chinese): the first that matches
     (
         ("password authentication failed", "role", "no password supplied", "authentication"),
@@ -220,21 +197,40 @@ _CAUSES = (  # (words in the driver's message, English, Chinese): the first that
 )
 
 
+def _where(url: str) -> str | None:
+    """``user@host:port/dbname`` of a database URL, never its password; None when the URL
+    cannot be read unambiguously (then nothing of it is shown)."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        parts = conninfo_to_dict(url)
+    except Exception:  # any parse failure: show nothing of the URL
+        return None
+    fields = [str(parts.get(k) or "") for k in ("user", "host", "port", "dbname")]
+    if any("@" in f or any(c.isspace() for c in f) for f in fields):
+        return None  # e.g. an unencoded @ in the password: the host would show part of it
+    user, host, port, dbname = fields
+    where = (f"{user}@" if user else "") + (host or "localhost") + (f":{port}" if port else "")
+    return where + (f"/{dbname}" if dbname else "")
+
+
 def connection_error(exc: Exception, url: str, *, malformed: bool = False) -> StoreError:
-    """One sentence for a failed connection: what went wrong, where, and never the password."""
-    reason = scrub(str(exc), url).splitlines()[0] if str(exc).strip() else type(exc).__name__
-    where = redact(url)
-    if malformed:
+    """One sentence for a failed connection: what went wrong and where (user, host, port,
+    database), never the password nor the driver's own words, which may quote it."""
+    where = _where(url)
+    if malformed or where is None:
         return StoreError(
-            f"The database URL {where} is malformed ({reason}); fix {DATABASE_URL_ENV} or the "
-            "secrets file.",
-            zh=f"数据库网址 {where} 格式有误（{reason}），"
-            f"请修正 {DATABASE_URL_ENV} 或密钥配置文件。",
+            f"The database URL in {DATABASE_URL_ENV} (or the secrets file) is malformed: check "
+            "its form postgresql://USER:PASSWORD@HOST:PORT/DATABASE (a space or @ in the "
+            "password must be percent-encoded, %20 and %40).",
+            zh=f"{DATABASE_URL_ENV}（或密钥配置文件）中的数据库网址格式有误：请按 "
+            "postgresql://用户:密码@主机:端口/数据库 的格式检查"
+            "（密码中的空格或 @ 须写作 %20、%40）。",
         )
     text = str(exc).lower()
-    en, zh = "The database cannot be reached", "无法连接数据库"
+    en, zh = f"The database cannot be reached ({type(exc).__name__})", "无法连接数据库"
     for words, cause_en, cause_zh in _CAUSES:
         if any(w in text for w in words):
             en, zh = cause_en, cause_zh
             break
-    return StoreError(f"{en} ({where}): {reason}.", zh=f"{zh}（{where}）：{reason}。")
+    return StoreError(f"{en}: {where}.", zh=f"{zh}：{where}。")
