@@ -83,8 +83,10 @@ def test_a_wrong_password_a_stopped_server_and_an_unknown_database_are_said(pg_u
         assert f"{where.username}@{where.hostname}:{where.port}{where.path}" in str(caught.value)
 
 
-def _cli(module: str, *args: str, url: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "XINING_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+def _cli(
+    module: str, *args: str, url: str, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(extra or {}), "XINING_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=ROOT,
@@ -131,3 +133,13 @@ def test_the_dashboard_says_it_in_one_sentence_in_the_pages_language(monkeypatch
     assert not at.get("component_instance")  # no map of other data
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+@pytest.mark.both_stores
+def test_a_schema_never_set_up_is_one_sentence_naming_the_command(pg_url):
+    env = {"XINING_DATABASE_SCHEMA": "xining_never_made"}
+    for module, *args in (("geo.db", "status"), ("geo", "actuals", "export", "-o", "/dev/null")):
+        proc = _cli(module, *args, url=pg_url, extra=env)
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr and "geo.db init" in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr

@@ -27,7 +27,7 @@ import pandas as pd
 import shapely
 
 from base.crs import WGS84
-from base.errors import InputError
+from base.errors import InputError, StoreError
 from geo.attainment import TARGET_COLUMNS, Plan
 from geo.backends import placed
 from geo.backends._figures import (
@@ -308,6 +308,19 @@ class PostGISBackend:
                 conn.read_only = True
             with conn.transaction():
                 yield conn
+        except psycopg.errors.UndefinedTable:  # a schema never set up, or a misspelt name
+            raise StoreError(
+                f"The database schema '{self.schema}' is not set up: run `python -m geo.db "
+                "init` and `python -m geo.db load` once (or check XINING_DATABASE_SCHEMA).",
+                zh=f"数据库中的结构 '{self.schema}' 尚未建立：请先运行一次 `python -m geo.db init` "
+                "和 `python -m geo.db load`（或检查 XINING_DATABASE_SCHEMA）。",
+            ) from None
+        except psycopg.errors.InsufficientPrivilege:
+            raise StoreError(
+                f"The database user may not read or write the schema '{self.schema}': ask the "
+                "administrator for the rights.",
+                zh=f"数据库用户无权读写结构 '{self.schema}'，请联系管理员授权。",
+            ) from None
         except psycopg.OperationalError as exc:  # the server went away mid-transaction
             raise connection_error(exc, self.url) from None
         finally:
