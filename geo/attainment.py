@@ -46,6 +46,10 @@ TARGET_COLUMNS = (
 )
 STATUS_ZH = {"met": "已达标", "behind": "未达标", "no_data": "无数据"}
 
+# Units of a count: a city-wide total may be the sum of the counties' figures. A percentage or
+# a ratio may not (seven counties at 50 % are not 350 %): without a city figure it is no data.
+SUMMABLE_UNITS = frozenset({"家", "个", "名", "县区", "镇"})
+
 # Target → designation kind in designations.csv, for targets the plan meets by designating.
 DESIGNATION_OF = {"pilot_counties": "pilot_county", "pilot_towns": "pilot_town"}
 
@@ -297,8 +301,9 @@ def attainment(
             figures = _figures(reported, t["target_id"], as_of=as_of)
             each = t["aggregate"] == "each"
             for code in scope_codes if each else [CITY_CODE]:
+                summable = not each and t["unit"] in SUMMABLE_UNITS
                 actual, source, year, provenance = _reported(
-                    figures, code, counties=None if each else scope_codes
+                    figures, code, counties=scope_codes if summable else None
                 )
                 rows.append(
                     _row(

@@ -236,3 +236,19 @@ def test_the_fill_in_workbook_filled_in_loads_into_attainment(writable, units, b
         "met",
         "科技局",
     )
+
+
+def test_a_city_percentage_is_never_the_sum_of_the_counties_percentages(writable, units, bundled):
+    every = ["630102", "630103", "630104", "630105", "630106", "630121", "630123"]
+    figures = _figures(
+        *[("commissioner_poor_village_coverage", 2020, c, 50, "扶贫局") for c in every],
+        *[("high_tech_enterprises", 2020, c, 1, "统计局") for c in every],
+        *[("st_enterprises", 2020, c, 10, "统计局") for c in every],
+    )
+    save_figures(writable, figures, base_version=writable.load_actuals().version)
+    table = attainment(units, bundled.assigned, _plan(writable, units))
+    coverage = _row(table, "commissioner_poor_village_coverage")
+    assert coverage["status"] == "no_data" and pd.isna(coverage["actual"])  # not 350 %
+    assert _row(table, "st_enterprises")["actual"] == 70.0  # counts add up: 7 × 10
+    share = _row(table, "high_tech_share")
+    assert share["status"] == "no_data"  # not 7 × 10 %: the city's inputs were not reported
