@@ -5,9 +5,10 @@
 
 * ``share``: 100 × first input ÷ second input, same scope and year (the high-tech share of the
   S&T enterprises);
-* ``growth``: 100 × (amount ÷ the previous year's amount − 1), same scope (the yearly growth of
-  fiscal S&T input). :func:`average_growth` gives the period's average annual growth (the
-  geometric mean).
+* ``growth``: the average annual growth from ``base_year``'s amount (or the earliest year
+  reported after it) to each year, the geometric mean 100 × ((amount ÷ base) ^ (1 ÷ years) − 1),
+  same scope: "年均增幅" of fiscal S&T input over the 13th Five-Year Plan, base 2015. Each
+  year's own growth is listed in the source. Without a base year: growth on the year before.
 
 Each derived figure says how it was computed (the formula with the figures' values, and their
 sources) in ``source``, and from which figures in ``derived_from``, so the attainment table can
@@ -16,6 +17,7 @@ show it.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pandas as pd
@@ -60,25 +62,42 @@ def _share(figures: pd.DataFrame, target: str, part: str, whole: str) -> list[di
     return rows
 
 
-def _growth(figures: pd.DataFrame, target: str, amount: str) -> list[dict]:
+def _growth(figures: pd.DataFrame, target: str, amount: str, base_year: int | None) -> list[dict]:
+    """Average annual growth to each year from the base year's amount (or the earliest year
+    reported after it): the geometric mean; without a base year, growth on the year before."""
     series = figures[figures["target_id"] == amount].set_index(["scope_code", "period"])
     rows = []
     for (scope, year), now in series.iterrows():
-        if (scope, year - 1) not in series.index:
+        years = sorted(y for s, y in series.index if s == scope and y < year)
+        if base_year is not None:
+            years = [y for y in years if y >= base_year]
+        elif years:
+            years = [year - 1] if year - 1 in years else []
+        if not years:
             continue
-        before = series.loc[(scope, year - 1)]
-        if float(before["value"]) <= 0:
+        first = years[0]
+        start = series.loc[(scope, first)]
+        if float(start["value"]) <= 0 or float(now["value"]) <= 0:
             continue
-        value = 100.0 * (float(now["value"]) / float(before["value"]) - 1.0)
+        n = year - first
+        value = 100.0 * (math.pow(float(now["value"]) / float(start["value"]), 1.0 / n) - 1.0)
+        between = [
+            series.loc[(scope, y), "value"]
+            for y in range(first, year + 1)
+            if (scope, y) in series.index
+        ]
+        yearly = [100.0 * (b / a - 1.0) for a, b in itertools.pairwise(between) if a > 0]
+        each = ", ".join(f"{g:.1f}%" for g in yearly)
         rows.append(
             {
                 "target_id": target,
                 "period": int(year),
                 "scope_code": scope,
                 "value": value,
-                "source": f"100 × ({_fmt(now['value'])} ÷ {_fmt(before['value'])} − 1) "
-                f"({now['source']}; {before['source']})",
-                DERIVED_COLUMN: f"{amount} {year - 1};{amount} {year}",
+                "source": f"{first}→{year}: 100 × (({_fmt(now['value'])} ÷ "
+                f"{_fmt(start['value'])})^(1/{n}) − 1) [{each}] "
+                f"({start['source']}; {now['source']})",
+                DERIVED_COLUMN: f"{amount} {first};{amount} {year}",
             }
         )
     return rows
@@ -97,7 +116,9 @@ def derive(figures: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame:
         if spec["derivation"] == "share" and len(inputs) == 2:
             rows += _share(numbers, spec["indicator_id"], inputs[0], inputs[1])
         elif spec["derivation"] == "growth" and len(inputs) == 1:
-            rows += _growth(numbers, spec["indicator_id"], inputs[0])
+            base = str(spec.get("base_year") or "").strip()
+            base_year = int(float(base)) if base else None
+            rows += _growth(numbers, spec["indicator_id"], inputs[0], base_year)
     if not rows:
         return kept.reset_index(drop=True)
     extra = pd.DataFrame(rows)

@@ -41,9 +41,9 @@ ACTUAL_COLUMNS = ("target_id", "period", "scope_code", "value", "source", "note"
 REJECT_COLUMNS = ("sheet", "row", "column", "value", "reason_zh", "reason_en")
 CITY_CODE = "630100"
 CITY_NAME = "西宁市"
-FIRST_YEAR, LAST_YEAR = 2016, 2023  # the plan ran 2018-09-14 to 2023-09-13; 2016-17: baselines
+FIRST_YEAR, LAST_YEAR = 2015, 2023  # the plan ran 2018-09-14 to 2023-09-13; 2015-17: baselines
 TEMPLATE_YEARS = tuple(range(2018, 2024))
-BASE_YEAR = 2017  # the year before the first, for indicators whose growth is computed
+BASE_YEAR = 2015  # the base of the 13th Five-Year Plan, for indicators whose growth is computed
 _HEADER_SCAN_ROWS = 30
 
 # The plan's section headings (seed lines 16, 24-31), in simplified characters: sheet names.
@@ -465,9 +465,9 @@ def _year(text: str) -> int:
         raise _Rejected(
             "year",
             f"年份 {year} 不在 {FIRST_YEAR}–{LAST_YEAR} 年之内(方案实施期 2018-09-14 至 "
-            "2023-09-13, 2016–2017 年仅作增长的基数)",
+            f"2023-09-13, {FIRST_YEAR}–2017 年仅作增长的基数)",
             f"the year {year} is outside {FIRST_YEAR}-{LAST_YEAR} (the plan ran 2018-09-14 to "
-            "2023-09-13; 2016-2017 only as baselines for growth)",
+            f"2023-09-13; {FIRST_YEAR}-2017 only as baselines for growth)",
         )
     return year
 
@@ -820,8 +820,8 @@ def _titles(
     growth = _growth_inputs(indicators)
     for _, spec in group[group["indicator_id"].isin(growth)].iterrows():
         lines.append(
-            f"请填写每年的“{spec['indicator_zh']}”（{spec['unit']}），增幅由系统计算；"
-            f"{BASE_YEAR}年为基数年。"
+            f"请填写每年的“{spec['indicator_zh']}”（{spec['unit']}），年均增幅由系统计算；"
+            f"{BASE_YEAR}年（“十三五”前一年）为基数年。"
         )
     return lines
 
@@ -872,7 +872,8 @@ def _value_validation(spec: pd.Series) -> DataValidation:
 
 def _table_rows(spec: pd.Series, labels: dict[str, str], growth: set[str]) -> list[dict]:
     """The template rows of one indicator: each scope × each year (2017 too for growth)."""
-    years = ((BASE_YEAR,) if spec["indicator_id"] in growth else ()) + TEMPLATE_YEARS
+    base = tuple(range(BASE_YEAR, TEMPLATE_YEARS[0]))
+    years = (base if spec["indicator_id"] in growth else ()) + TEMPLATE_YEARS
     return [
         {
             "indicator_id": spec["indicator_id"],

@@ -46,7 +46,7 @@ TEMPLATE_ROWS = {
     "national_innovative_county": (["西宁市", *SEVEN], YEARS),
     "national_innovative_town": (["西宁市", *SEVEN], YEARS),
     "science_literacy": (SEVEN, YEARS),  # per county (each)
-    "fiscal_st_input": (SEVEN, [2017, *YEARS]),  # growth is computed: 2017 is the baseline
+    "fiscal_st_input": (SEVEN, [2015, 2016, 2017, *YEARS]),  # growth from 2015 (the base)
     "st_enterprises": (["西宁市", *SEVEN], YEARS),
     "high_tech_enterprises": (["西宁市", *SEVEN], YEARS),
     "core_parks_per_core_area": (["西宁市", *SEVEN], YEARS),
@@ -148,7 +148,7 @@ def test_template_has_the_sheets_and_a_row_per_indicator_scope_and_year(template
         for scope in scopes
         for year in years
     }
-    assert set(where) == expected and len(where) == N_ROWS == 493
+    assert set(where) == expected and len(where) == N_ROWS == 493 + 2 * len(SEVEN)
     ids = {key[0] for key in where}
     assert "high_tech_share" not in ids and "fiscal_st_input_growth" not in ids  # derived
     for ws in book.worksheets[1:]:
@@ -169,7 +169,7 @@ def test_template_shows_the_clause_and_target_on_top(template):
     assert "（三）具備基本科學素質的公民比例達到7%以上 — 目标 ≥ 7%，2020年，各县区分别" in top
     ws = book["（四）加大科技创新投入"]
     top = " ".join(str(ws.cell(r, 2).value) for r in range(1, _header_row(ws)))
-    assert "2017年为基数年" in top and "增幅由系统计算" in top
+    assert "2015年（“十三五”前一年）为基数年" in top and "年均增幅由系统计算" in top
     readme = [c.value for c in book["说明"]["A"] if c.value]
     assert any("计算得出的指标" in line for line in readme)
     assert {"high_tech_share", "fiscal_st_input_growth"} <= set(readme)
@@ -204,7 +204,7 @@ def test_template_data_validations_units_and_locks(template):
     assert ("whole", "between", "0", "7") in ranges  # national innovative counties
     fiscal = book["（四）加大科技创新投入"]
     assert any(
-        dv.type == "list" and dv.formula1 == '"2017,2018,2019,2020,2021,2022,2023"'
+        dv.type == "list" and dv.formula1 == '"2015,2016,2017,2018,2019,2020,2021,2022,2023"'
         for dv in fiscal.data_validations.dataValidation
     )
     # 单位 fixed, locked and greyed; 数值 and 来源 open; the sheet protected; ids hidden
@@ -408,8 +408,8 @@ def test_bad_workbook_is_reported_row_by_row(template, indicators, counties):
             s5,
             "年份",
             "2030",
-            "年份 2030 不在 2016–2023 年之内(方案实施期 2018-09-14 至 2023-09-13, "
-            "2016–2017 年仅作增长的基数)",
+            "年份 2030 不在 2015–2023 年之内(方案实施期 2018-09-14 至 2023-09-13, "
+            "2015–2017 年仅作增长的基数)",
         ),
         bad["source"]: (s5, "来源（报告名称或文号）", "", "来源为空: 请填写报告名称或文号"),
         bad["dup"]: (s5, "年份", "2020", f"与第 {first_st} 行重复(同一指标、县区和年份)"),
@@ -440,7 +440,7 @@ def test_bad_workbook_is_reported_row_by_row(template, indicators, counties):
         "High-tech share of S&T enterprises (high_tech_share) is computed (share) from "
         "high_tech_enterprises, st_enterprises; enter those instead"
     )
-    assert en[bad["year"]].startswith("the year 2030 is outside 2016-2023")
+    assert en[bad["year"]].startswith("the year 2030 is outside 2015-2023")
     assert en[bad["dup"]] == f"duplicate of row {first_st} (same indicator, county and year)"
     assert (load.rows_read, load.empty) == (N_ROWS + 1, N_ROWS - len(good) - len(bad))
 
@@ -524,7 +524,7 @@ def test_long_table_xlsx_with_date_cells_for_years(indicators, counties):
         ("630106", 2022, 7),
     ]
     assert list(zip(load.rejects["row"], load.rejects["value"])) == [(8, "2031-01-01")]
-    assert load.rejects["reason_zh"][0].startswith("年份 2031 不在 2016–2023 年之内")
+    assert load.rejects["reason_zh"][0].startswith("年份 2031 不在 2015–2023 年之内")
 
 
 def test_a_row_the_csv_reader_could_not_split_is_a_rejection(indicators, counties):

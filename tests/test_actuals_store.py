@@ -96,8 +96,8 @@ def test_figures_saved_show_in_attainment_with_status_year_and_who(writable, uni
     assert later["actual_year"] == 2020 and bool(later["stale"])
 
 
-def test_growth_is_computed_each_year_and_as_the_average(writable, units, bundled):
-    amounts = {2017: 1000.0, 2018: 1250.0, 2019: 1400.0, 2020: 1750.0}
+def test_growth_is_the_average_annual_growth_from_the_base_year(writable, units, bundled):
+    amounts = {2015: 1000.0, 2016: 1250.0, 2017: 1400.0, 2018: 1750.0}
     figures = _figures(
         *[("fiscal_st_input", y, "630106", v, f"湟中区{y}年决算") for y, v in amounts.items()]
     )
@@ -105,19 +105,38 @@ def test_growth_is_computed_each_year_and_as_the_average(writable, units, bundle
     reported = writable.load_plan().reported
     derived = derive(reported, INDICATORS)
     growth = derived[derived["target_id"] == "fiscal_st_input_growth"].set_index("period")
-    # hand-computed: 25 %, 12 %, 25 %
-    assert growth["value"].round(9).to_dict() == {2018: 25.0, 2019: 12.0, 2020: 25.0}
-    assert growth.loc[2019, "derived_from"] == "fiscal_st_input 2018;fiscal_st_input 2019"
-    # average annual growth 2017→2020: (1750 / 1000) ** (1/3) − 1 = 20.51 %
-    average = average_growth(reported, "fiscal_st_input", "630106", start=2017, end=2020)
-    assert average == pytest.approx(20.5071, abs=1e-4)
-    table = attainment(units, bundled.assigned, _plan(writable, units), as_of=2019)
+    # hand-computed, from 2015's 1000: 25 %; √1.4 − 1 = 18.32 %; ∛1.75 − 1 = 20.51 %
+    assert growth["value"].round(4).to_dict() == {2016: 25.0, 2017: 18.3216, 2018: 20.5071}
+    assert growth.loc[2017, "derived_from"] == "fiscal_st_input 2015;fiscal_st_input 2017"
+    assert "[25.0%, 12.0%, 25.0%]" in growth.loc[2018, "source"]  # each year's own growth
+    average = average_growth(reported, "fiscal_st_input", "630106", start=2015, end=2018)
+    assert average == pytest.approx(growth.loc[2018, "value"])
+    table = attainment(units, bundled.assigned, _plan(writable, units), as_of=2017)
     row = _row(table, "fiscal_st_input_growth", "630106")
     assert (row["actual"], row["status"], row["actual_year"]) == (
-        pytest.approx(12.0),
+        pytest.approx(18.3216, abs=1e-4),
         "behind",
-        2019,
+        2017,
     )
+    later = _row(
+        attainment(units, bundled.assigned, _plan(writable, units), as_of=2020),
+        "fiscal_st_input_growth",
+        "630106",
+    )
+    assert later["status"] == "met" and later["actual_year"] == 2018
+
+
+def test_a_reviewers_case_doubling_then_flat_is_judged_on_the_average(writable, units, bundled):
+    """湟中 100, 200, 400, 420 (2017-2020): the last year alone grew 5 %, the average 61 %."""
+    amounts = {2017: 100.0, 2018: 200.0, 2019: 400.0, 2020: 420.0}
+    figures = _figures(*[("fiscal_st_input", y, "630106", v, "决算") for y, v in amounts.items()])
+    save_figures(writable, figures, base_version=writable.load_actuals().version)
+    row = _row(
+        attainment(units, bundled.assigned, _plan(writable, units), as_of=2020),
+        "fiscal_st_input_growth",
+        "630106",
+    )
+    assert row["actual"] == pytest.approx(100 * (4.2 ** (1 / 3) - 1)) and row["status"] == "met"
 
 
 def test_a_city_total_is_the_sum_of_every_countys_figure_when_the_city_has_none(
