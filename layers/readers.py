@@ -41,14 +41,17 @@ from base.cells import NEUTRALISED
 from base.errors import InputError
 from layers.columns import canonical_of, header_score
 from layers.coords import checked_crs_label, parse_crs
-from layers.prescan import dbf_counts, json_shape, shp_counts, unsized_sheet_bytes
+from layers.prescan import dbf_counts, json_shape, shared_strings, shp_counts, unsized_sheet_bytes
 from layers.safety import (
     MAX_CELLS,
     MAX_COLUMNS,
     MAX_ROWS,
+    MAX_SHARED_STRINGS,
+    MAX_SHARED_STRINGS_BYTES,
     MAX_SHEETS_READ,
     MAX_UNSIZED_SHEET_BYTES,
     MAX_UPLOAD_BYTES,
+    MIN_CELL_XML,
     SITE_LIMITS,
     Limits,
     check_cells,
@@ -521,6 +524,22 @@ def read_csv_bytes(data: bytes, name: str) -> RawTable:
     return table
 
 
+def _check_shared_strings(data: bytes, name: str) -> None:
+    """Refuse a workbook whose shared texts would cost more to open than its cells can use."""
+    texts, size, sheets = shared_strings(data)
+    usable = sheets // MIN_CELL_XML + 1000
+    if texts > min(MAX_SHARED_STRINGS, usable) or size > MAX_SHARED_STRINGS_BYTES:
+        raise InputError(
+            f"{name}: the workbook holds {texts:,} shared texts ({size / 2**20:.0f} MB), more "
+            f"than its sheets can use (at most {min(MAX_SHARED_STRINGS, usable):,}) or than "
+            f"the limit of {MAX_SHARED_STRINGS_BYTES // 2**20} MB; open it in Excel or WPS and "
+            "save it again.",
+            zh=f"{name}: 工作簿含 {texts:,} 个共享文本({size / 2**20:.0f} MB), 超过其工作表能用到的"
+            f"数量(最多 {min(MAX_SHARED_STRINGS, usable):,} 个)或 "
+            f"{MAX_SHARED_STRINGS_BYTES // 2**20} MB 上限; 请用 Excel 或 WPS 打开后重新保存。",
+        )
+
+
 def read_xlsx_bytes(data: bytes, name: str, *, sheet: str | int | None = None) -> RawTable:
     """An XLSX workbook: the sheet asked for (name or 1-based number), else the first visible
     sheet (of the first :data:`MAX_SHEETS_READ`) with a recognisable header, found from each
@@ -537,6 +556,7 @@ def read_xlsx_bytes(data: bytes, name: str, *, sheet: str | int | None = None) -
             zh=f"{name}: 工作表未注明范围, 共 {unsized / 2**20:.0f} MB XML, 超过为确定范围而读取的 "
             f"{limit} MB 上限; 请用 Excel 或 WPS 打开后重新保存。",
         )
+    _check_shared_strings(data, name)
     import openpyxl
 
     try:

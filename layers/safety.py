@@ -46,6 +46,12 @@ MAX_SHEETS_READ = 20  # workbook sheets looked at for a header when no sheet is 
 # XML of workbook sheets that do not state their size (<dimension>; Excel and WPS always do):
 # openpyxl parses each of them whole as it opens the workbook (about 4 MB/s), before any check.
 MAX_UNSIZED_SHEET_BYTES = 16 * 2**20
+# Shared texts of a workbook: openpyxl parses all of them as it opens it (about 1.5 MB/s, with
+# ~200 bytes of memory per text), whether a cell uses them or not. A workbook holds at most as
+# many as its cells; each cell takes at least MIN_CELL_XML bytes of sheet XML.
+MAX_SHARED_STRINGS = MAX_CELLS
+MAX_SHARED_STRINGS_BYTES = 64 * 2**20
+MIN_CELL_XML = 16
 MAX_JSON_DEPTH = 64  # GeoJSON needs 8 (a MultiPolygon in a FeatureCollection); Python's parser
 #                      and everything that walks the result recurse once per level
 _ZIP_CHUNK = 2**20  # members are verified in pieces of this size (their CRC at the end)

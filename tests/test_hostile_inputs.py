@@ -24,6 +24,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import openpyxl
 import pyogrio
 import pytest
 import shapely
@@ -61,8 +62,9 @@ def wide_csv(columns: int, *, rows: int = 1) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def _xlsx(sheets: list[bytes]) -> bytes:
-    """A minimal XLSX workbook (the parts openpyxl needs) holding the given sheet XML."""
+def _xlsx(sheets: list[bytes], *, shared: bytes | None = None) -> bytes:
+    """A minimal XLSX workbook (the parts openpyxl needs) holding the given sheet XML, and
+    ``shared`` as its shared texts."""
     n = len(sheets)
     main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -76,6 +78,12 @@ def _xlsx(sheets: list[bytes]) -> bytes:
             f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
             'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
             for i in range(1, n + 1)
+        )
+        + (
+            '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.'
+            'openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+            if shared
+            else ""
         )
         + "</Types>"
     )
@@ -95,6 +103,11 @@ def _xlsx(sheets: list[bytes]) -> bytes:
             f'<Relationship Id="rId{i}" Type="{rel}/worksheet" Target="worksheets/sheet{i}.xml"/>'
             for i in range(1, n + 1)
         )
+        + (
+            f'<Relationship Id="rIdS" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/>'
+            if shared
+            else ""
+        )
         + "</Relationships>"
     )
     buf = io.BytesIO()
@@ -105,7 +118,28 @@ def _xlsx(sheets: list[bytes]) -> bytes:
         zf.writestr("xl/_rels/workbook.xml.rels", book_rels)
         for i, sheet in enumerate(sheets, start=1):
             zf.writestr(f"xl/worksheets/sheet{i}.xml", sheet)
+        if shared:
+            zf.writestr("xl/sharedStrings.xml", shared)
     return buf.getvalue()
+
+
+def shared_texts(n: int) -> bytes:
+    """``n`` short distinct shared texts (compress ~27:1, so every archive check passes)."""
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    body = "".join(f"<si><t>{i:x}</t></si>" for i in range(n))
+    return f'<sst xmlns="{main}" count="{n}" uniqueCount="{n}">{body}</sst>'.encode()
+
+
+def small_sheet() -> bytes:
+    """名称 and 县区 over one site, in inline texts, its size stated."""
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    cells = [("A1", "名称"), ("B1", "县区"), ("A2", "甲站"), ("B2", "湟中区")]
+    row = "".join(f'<c r="{r}" t="inlineStr"><is><t>{v}</t></is></c>' for r, v in cells[:2])
+    row2 = "".join(f'<c r="{r}" t="inlineStr"><is><t>{v}</t></is></c>' for r, v in cells[2:])
+    return (
+        f'<worksheet xmlns="{main}"><dimension ref="A1:B2"/><sheetData>'
+        f'<row r="1">{row}</row><row r="2">{row2}</row></sheetData></worksheet>'
+    ).encode()
 
 
 def _sheet_xml(rows: int, cols: int, *, seed: int) -> bytes:
@@ -499,6 +533,28 @@ def test_a_workbook_of_sheets_that_do_not_state_their_size_is_refused_before_ope
     refused(
         idle, "sites", path, "do not state their size", f"{MAX_UNSIZED_SHEET_BYTES // 2**20} MB"
     )
+
+
+def test_a_workbook_of_a_million_unused_shared_texts_is_refused_before_opening(idle, tmp_path):
+    """A 2 MB workbook whose shared texts no cell uses: openpyxl would parse them all (the
+    reviewer's 3 million took 36 s and 589 MB)."""
+    path = tmp_path / "shared_texts.xlsx"
+    path.write_bytes(_xlsx([small_sheet()], shared=shared_texts(10**6)))
+    out = refused(idle, "sites", path, "shared texts", "more than its sheets can use")
+    assert "共享文本" in out["zh"]
+
+
+def test_a_workbook_of_many_distinct_texts_in_its_cells_reads(tmp_path):
+    """20,000 rows of distinct names and addresses, as Excel writes them (shared texts)."""
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.append(["名称", "县区", "详细地址"])
+    for i in range(20_000):
+        ws.append([f"电商站{i}", "湟中区", f"鲁沙尔镇{i}号"])
+    buf = io.BytesIO()
+    book.save(buf)
+    table = read_table(buf.getvalue(), filename="many.xlsx")
+    assert len(table.frame) == 20_000
 
 
 # --- vector files: features and vertices ------------------------------------------------------
