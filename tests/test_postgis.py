@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from base.errors import InputError
+from base.errors import InputError, StoreError
 from geo.assign import assign_sites, locate
 from geo.attainment import attainment
 from geo.backends import Backend, ConflictError, get_backend, sql
@@ -89,7 +89,7 @@ def test_backend_selection_by_environment(monkeypatch, pg_url):
 
 
 def test_unreachable_database_is_a_clear_error():
-    with pytest.raises(InputError, match="Cannot connect to the database"):
+    with pytest.raises(StoreError, match=r"does not answer.*nobody@127\.0\.0\.1:1/none"):
         PostGISBackend("postgresql://nobody@127.0.0.1:1/none", connect_timeout=2).load_units()
 
 

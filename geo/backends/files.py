@@ -19,6 +19,7 @@ from base.crs import WGS84
 from base.errors import InputError
 from base.settings import BOUNDARIES_DIR, PLAN_DIR, SITES_DIR
 from geo.attainment import Plan
+from geo.backends._figures import figure_rows, figures_frame
 from geo.backends._registry import TEXT_COLUMNS, frame_from_records, published
 from geo.backends.store import HISTORY_COLUMNS, RegistryLoad
 from geo.boundaries import Units
@@ -179,7 +180,8 @@ def load_indicators_from_files(directory: Path = PLAN_DIR) -> pd.DataFrame:
 
 
 def load_plan_from_files(directory: Path = PLAN_DIR) -> Plan:
-    """The plan tables from CSV files in ``directory`` (``value`` of targets parsed)."""
+    """The plan tables from CSV files in ``directory`` (``value`` of targets parsed; the
+    reported figures as :func:`geo.backends._figures.figures_frame`: rows with a value)."""
     frames = []
     for name in ("targets.csv", "designations.csv", "reported_actuals.csv"):
         path = directory / name
@@ -187,4 +189,5 @@ def load_plan_from_files(directory: Path = PLAN_DIR) -> Plan:
             raise InputError(f"Missing plan table {path}.")
         frames.append(pd.read_csv(path, dtype=str, keep_default_na=False))
     frames[0]["value"] = pd.to_numeric(frames[0]["value"])
+    frames[2] = figures_frame(figure_rows(frames[2]))
     return Plan(*frames)

@@ -442,7 +442,7 @@ class PostGISBackend:
             summary["townships"] = len(units.townships)
         if "plan" in parts:
             targets, designations, reported = files.load_plan()
-            self.replace_plan(targets, designations, reported)
+            self.replace_plan(targets, designations, figures_csv_frame(reported))
             summary["targets"] = len(targets)
         if "registries" in parts:
             for layer in LAYERS:
