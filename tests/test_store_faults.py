@@ -389,3 +389,37 @@ def test_the_old_file_store_is_migrated_once_with_a_message(tmp_path):
     assert not (sites / ".history").exists() and (sites / ".history.migrated").is_dir()
     again = EmbeddedBackend(store.path, seed=BundledFiles(sites_dir=sites))
     assert _save(again, "再") == 4 and again.notices == []
+
+
+@pytest.mark.parametrize(
+    "oddity", ["a-dict", "no-extra", "text-longitude", "empty-name", "two-files-of-v2", "bad-head"]
+)
+def test_odd_files_of_the_old_store_never_stop_the_product(tmp_path, oddity):
+    """What a reviewer put in an old .history: the odd version is skipped (or the layer is left
+    to its shipped files), the store works, and the old folders are retired."""
+    sites = tmp_path / "sites"
+    shutil.copytree(ROOT / "data" / "sites", sites, ignore=shutil.ignore_patterns(".*"))
+    _old_file_store(sites)
+    hist = sites / ".history" / LAYER
+    v2 = json.loads((hist / "v2.json").read_text())
+    if oddity == "a-dict":
+        (hist / "v2.json").write_text(json.dumps({"rows": v2}))
+    elif oddity == "no-extra":
+        (hist / "v2.json").write_text(
+            json.dumps([{k: v for k, v in r.items() if k != "extra"} for r in v2])
+        )
+    elif oddity == "text-longitude":
+        (hist / "v2.json").write_text(json.dumps([{**r, "lon": "abc"} for r in v2]))
+    elif oddity == "empty-name":
+        (hist / "v2.json").write_text(json.dumps([{**r, "name": ""} for r in v2]))
+    elif oddity == "two-files-of-v2":
+        (hist / "v02.json").write_text((hist / "v2.json").read_text())
+    else:
+        (sites / ".versions" / f"{LAYER}.json").write_text("{not json")
+    store = EmbeddedBackend(tmp_path / "var" / "xining.sqlite", seed=BundledFiles(sites_dir=sites))
+    versions = store.registry_versions()  # no traceback, no store error
+    assert versions[LAYER] >= 1
+    assert _save(store, "新") == versions[LAYER] + 1
+    assert not (sites / ".versions").exists() and (sites / ".versions.migrated").is_dir()
+    again = EmbeddedBackend(store.path, seed=BundledFiles(sites_dir=sites))
+    assert again.registry_versions()[LAYER] == versions[LAYER] + 1

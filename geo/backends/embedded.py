@@ -217,7 +217,7 @@ class EmbeddedBackend:
 
     def _set_aside(self) -> Path:
         """Move the damaged file (and its WAL) out of the way; return the new name."""
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         kept = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
         for suffix in ("", "-wal", "-shm"):
             part = Path(f"{self.path}{suffix}")
@@ -252,7 +252,11 @@ class EmbeddedBackend:
 
     def _check_schema(self, conn: sqlite3.Connection) -> None:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is not None and int(row[0]) > SCHEMA_VERSION:
+        try:
+            newer = row is not None and float(row[0]) > SCHEMA_VERSION
+        except (TypeError, ValueError):
+            newer = True  # not a version this release wrote
+        if newer:
             raise StoreError(
                 f"The data store {self.path} was made by a newer release (schema {row[0]}); "
                 "update the product before using it.",
@@ -707,63 +711,83 @@ def _old_log(path: Path) -> dict[int, dict]:
     return entries
 
 
-def _old_versions(hist: Path, head: int) -> list[tuple[int, list[dict]]]:
-    """Saved versions up to the old head (a save the head never acknowledged is left out);
-    a version file that cannot be read is skipped."""
-    out = []
+def _old_versions(layer: str, hist: Path, head: int) -> list[tuple[int, list[dict]]]:
+    """Saved versions up to the old head (a save the head never acknowledged is left out),
+    each checked as a save would be; a version file that cannot be read or checked is skipped,
+    and of two files of one version number the first is kept."""
+    out: dict[int, list[dict]] = {}
     for path in sorted(hist.glob("v*.json"), key=lambda p: p.stem):
         number = path.stem[1:]
-        if not number.isdigit() or int(number) > head:
+        if not number.isdigit() or int(number) > head or int(number) in out:
             continue
-        with contextlib.suppress(ValueError, OSError):
-            out.append((int(number), json.loads(path.read_text(encoding="utf-8"))))
-    return sorted(out, key=lambda item: item[0])
+        try:
+            frame = frame_from_records(json.loads(path.read_text(encoding="utf-8")))
+            frame["layer"] = layer
+            check_frame(layer, frame)
+            out[int(number)] = records(frame)
+        except Exception:  # anything in an old file we cannot trust: that version is skipped
+            continue
+    return sorted(out.items())
 
 
 def _migrate_file_store(conn: sqlite3.Connection, sites_dir: Path) -> dict[str, int]:
     """Copy the versions of the old file store (``sites/.versions``, ``sites/.history``) into
-    the tables, for each layer the store does not hold yet; return versions moved per layer."""
+    the tables, for each layer the store does not hold yet; return versions moved per layer.
+    A layer whose old files cannot be migrated is left out whole (its shipped files stay its
+    registry), never half-migrated."""
     moved: dict[str, int] = {}
     held = {layer for (layer,) in conn.execute("SELECT layer FROM registry_heads")}
     for layer in LAYERS:
         head_file = sites_dir / ".versions" / f"{layer}.json"
         if layer in held or not head_file.exists():
             continue
+        conn.execute("SAVEPOINT old_layer")
         try:
-            head = int(json.loads(head_file.read_text(encoding="utf-8"))["version"])
-        except (ValueError, KeyError, TypeError, OSError):
-            continue
-        hist = sites_dir / ".history" / layer
-        versions = _old_versions(hist, head)
-        if not versions:
-            continue
-        log = _old_log(hist / "log.jsonl")
-        conn.execute("INSERT INTO registry_heads (layer, version) VALUES (?, 0)", (layer,))
-        for number, rows in versions:
-            entry = log.get(number, {})
-            _apply(
-                conn,
-                layer,
-                rows,
-                [row_hash(i, r) for i, r in enumerate(rows)],
-                version=number,
-                saved_by=entry.get("saved_by") or "",
-                message=entry.get("message") or "",
-                saved_at=entry.get("saved_at"),
-                keep_unchanged=True,
-            )
-        moved[layer] = len(versions)
+            count = _migrate_layer(conn, layer, sites_dir, head_file)
+        except Exception:  # an old store's oddity must not stop the product
+            conn.execute("ROLLBACK TO old_layer")
+            count = 0
+        conn.execute("RELEASE old_layer")
+        if count:
+            moved[layer] = count
     return moved
 
 
+def _migrate_layer(conn: sqlite3.Connection, layer: str, sites_dir: Path, head_file: Path) -> int:
+    head = int(json.loads(head_file.read_text(encoding="utf-8"))["version"])
+    hist = sites_dir / ".history" / layer
+    versions = _old_versions(layer, hist, head)
+    if not versions:
+        return 0
+    log = _old_log(hist / "log.jsonl")
+    conn.execute("INSERT INTO registry_heads (layer, version) VALUES (?, 0)", (layer,))
+    for number, rows in versions:
+        entry = log.get(number, {})
+        _apply(
+            conn,
+            layer,
+            rows,
+            [row_hash(i, r) for i, r in enumerate(rows)],
+            version=number,
+            saved_by=str(entry.get("saved_by") or ""),
+            message=str(entry.get("message") or ""),
+            saved_at=str(entry["saved_at"]) if entry.get("saved_at") else None,
+            keep_unchanged=True,
+        )
+    return len(versions)
+
+
 def _retire_file_store(sites_dir: Path) -> None:
-    """Rename the old store's folders: kept, never deleted, and never migrated again."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    """Rename the old store's folders: kept, never deleted, and never migrated again (on a
+    read-only disk they stay; the layers migrated are then simply skipped next time)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     for name in (".history", ".versions"):
         old = sites_dir / name
         if old.exists():
             target = sites_dir / f"{name}.migrated"
-            old.replace(target if not target.exists() else sites_dir / f"{name}.migrated-{stamp}")
+            target = target if not target.exists() else sites_dir / f"{name}.migrated-{stamp}"
+            with contextlib.suppress(OSError):
+                old.replace(target)
 
 
 def _migrated_notice(sites_dir: Path, moved: dict[str, int], path: Path) -> Notice:
