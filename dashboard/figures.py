@@ -305,7 +305,7 @@ def figures_tab(units: Units, plan: Plan, lang: str) -> None:
         _show(outcome, lang)
     undone: SaveOutcome | None = st.session_state.pop(K_UNDONE, None)
     if undone is not None:
-        st.success(_t("undone", lang, restored=undone.previous - 1, version=undone.version))
+        st.success(_t("undone", lang, restored=undone.restored, version=undone.version))
     _editor(units, indicators, lang)
     with st.expander(_t("upload", lang)):
         _uploads(units, plan, indicators, lang)

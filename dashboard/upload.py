@@ -302,7 +302,7 @@ def _show_outcome(out: SaveOutcome, lang: str, *, restored: bool = False) -> Non
     if out.saved and out.version == out.previous:
         box.info(_t("unchanged", lang, layer=name, version=out.version))
     elif out.saved and restored:
-        box.success(_t("undone", lang, layer=name, restored=out.previous - 1, version=out.version))
+        box.success(_t("undone", lang, layer=name, restored=out.restored, version=out.version))
     elif out.saved:
         box.success(_t("saved", lang, layer=name, version=out.version, previous=out.previous))
     elif out.conflict is not None:

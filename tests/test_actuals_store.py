@@ -271,3 +271,20 @@ def test_a_city_percentage_is_never_the_sum_of_the_counties_percentages(writable
     assert _row(table, "st_enterprises")["actual"] == 70.0  # counts add up: 7 × 10
     share = _row(table, "high_tech_share")
     assert share["status"] == "no_data"  # not 7 × 10 %: the city's inputs were not reported
+
+
+def test_undo_twice_steps_back_two_saves_and_keeps_who_entered_each_figure(writable):
+    base = writable.load_actuals().version
+    first = _figures(("st_enterprises", 2020, "630100", 85, BULLETIN))
+    save_figures(writable, first, base_version=base, saved_by="甲")
+    entered = writable.load_actuals().frame["entered_at"].iloc[0]
+    second = _figures(("st_enterprises", 2020, "630100", 90, BULLETIN))
+    save_figures(writable, second, base_version=base + 1, saved_by="乙")
+    back = undo_figures(writable, saved_by="丙")
+    assert back.restored == base + 1
+    now = writable.load_actuals().frame
+    assert now["value"].tolist() == [85.0]
+    assert (now["entered_by"].iloc[0], now["entered_at"].iloc[0]) == ("甲", entered)  # kept
+    further = undo_figures(writable, saved_by="丙")  # steps back again, not undoing the undo
+    assert further.restored == base
+    assert writable.load_actuals().frame.empty

@@ -257,3 +257,17 @@ def test_dashboard_undo_of_the_latest_save(app_backend):
     [table] = [d.value for d in at.sidebar.dataframe if "版本" in d.value.columns]
     assert table["版本"].tolist()[:3] == [before.version + 2, before.version + 1, before.version]
     assert table["说明"].iloc[0] == f"restored version {before.version}"
+
+
+def test_undo_twice_steps_back_two_saves(writable):
+    original = writable.load_registry("ecommerce")
+    base = original.version
+    save_layers(writable, _upload("一", 2), base_versions={"ecommerce": base})
+    save_layers(writable, _upload("二", 2), base_versions={"ecommerce": base + 1})
+    first = undo_last(writable, "ecommerce")
+    assert first.restored == base + 1
+    assert writable.load_registry("ecommerce").sites["name"].tolist() == ["一站0", "一站1"]
+    second = undo_last(writable, "ecommerce")
+    assert second.restored == base
+    names = writable.load_registry("ecommerce").sites["name"].tolist()
+    assert names == original.sites["name"].tolist()

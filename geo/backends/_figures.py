@@ -123,3 +123,12 @@ def figures_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out["value"] = [f"{float(v):.15g}" if _text(v) else "" for v in frame["value"]]
     out["period"] = [_text(v) for v in frame["period"]]
     return out.fillna("")
+
+
+def entry(row: dict, saved_by: str, at: str) -> dict:
+    """Who entered a figure and when: its own record when it has one (a restored version keeps
+    who first entered each figure), else this save's."""
+    if row.get("entered_by") or row.get("entered_at"):
+        by, when = row.get("entered_by") or "", row.get("entered_at") or ""
+        return {"entered_by": by, "entered_at": when}
+    return {"entered_by": saved_by, "entered_at": at}

@@ -37,6 +37,7 @@ from geo.backends._figures import (
     SEED_FILE,
     STORED_COLUMNS,
     FiguresLoad,
+    entry,
     figure_hash,
     figure_rows,
     figures_csv_frame,
@@ -862,9 +863,7 @@ def _apply_figures(
         "UPDATE actuals SET valid_to = ? WHERE valid_to IS NULL AND row_hash = ?",
         [(version, digest) for digest in removed],
     )
-    _insert_figures(
-        conn, [{**r, "entered_by": saved_by, "entered_at": at} for r in added], version=version
-    )
+    _insert_figures(conn, [{**r, **entry(r, saved_by, at)} for r in added], version=version)
     conn.execute(
         "UPDATE actuals_heads SET version = ?, saved_at = ?, saved_by = ?", (version, at, saved_by)
     )

@@ -34,6 +34,7 @@ from geo.backends._figures import (
     ACTUALS,
     STORED_COLUMNS,
     FiguresLoad,
+    entry,
     figure_hash,
     figure_rows,
     figures_csv_frame,
@@ -975,9 +976,7 @@ def _apply_figures(conn, rows: list[dict], *, version: int, saved_by: str, messa
         (version, removed),
     )
     stamp = at.isoformat(timespec="seconds")
-    _insert_figures(
-        conn, [{**r, "entered_by": saved_by, "entered_at": stamp} for r in added], version=version
-    )
+    _insert_figures(conn, [{**r, **entry(r, saved_by, stamp)} for r in added], version=version)
     conn.execute(
         "UPDATE actuals_heads SET version = %s, saved_at = %s, saved_by = %s",
         (version, at, saved_by),

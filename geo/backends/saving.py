@@ -10,7 +10,8 @@ between comes back as a conflict with the backend's message, and nothing of it i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -18,6 +19,20 @@ from base.errors import InputError, StoreError, UserFacing
 from geo.backends._figures import ACTUALS, FIGURE_COLUMNS
 from geo.backends.store import Backend, ConflictError
 from layers.schema import LAYERS
+
+_RESTORED = re.compile(r"restored version (\d+)")
+
+
+def undo_target(history: pd.DataFrame, current: int) -> int:
+    """The version an undo from ``current`` goes back to: the one before the save whose content
+    is current. A restore ("restored version N") has N's content, so undoing again steps
+    further back instead of undoing the undo."""
+    messages = dict(zip(history["version"].astype(int), history["message"].astype(str)))
+    version, seen = int(current), set()
+    while (m := _RESTORED.fullmatch(messages.get(version, ""))) and version not in seen:
+        seen.add(version)
+        version = int(m.group(1))
+    return version - 1
 
 
 @dataclass(frozen=True)
@@ -31,6 +46,7 @@ class SaveOutcome:
     error: str = ""
     conflict: ConflictError | None = None  # who saved in between, when, which version
     reason: UserFacing | None = None  # why it was refused, in both languages (``error``: English)
+    restored: int | None = None  # an undo or restore: the version whose content is current again
 
     @property
     def saved(self) -> bool:
@@ -108,7 +124,9 @@ def restore_version(
         )
     except ConflictError as exc:
         return SaveOutcome(layer, len(old.sites), error=str(exc), conflict=exc)
-    return SaveOutcome(layer, len(old.sites), version=new, previous=int(base))
+    return SaveOutcome(
+        layer, len(old.sites), version=new, previous=int(base), restored=int(version)
+    )
 
 
 def undo_last(
@@ -131,9 +149,13 @@ def undo_last(
             saved_by=head.saved_by,
         )
         return SaveOutcome(layer, 0, error=str(conflict), conflict=conflict)
-    if current <= 1:
-        raise InputError(f"Layer '{layer}' has no earlier version to go back to.")
-    return restore_version(backend, layer, current - 1, expected_version=current, saved_by=saved_by)
+    target = undo_target(backend.history(layer), current) if current > 1 else 0
+    if target < 1:
+        raise InputError(
+            f"Layer '{layer}' has no earlier version to go back to.",
+            zh=f"图层“{LAYERS[layer].zh}”没有可以退回的更早版本。",
+        )
+    return restore_version(backend, layer, target, expected_version=current, saved_by=saved_by)
 
 
 def save_figures(
@@ -174,18 +196,20 @@ def undo_figures(
             saved_by=head.saved_by,
         )
         return SaveOutcome(ACTUALS, 0, error=str(conflict), conflict=conflict)
-    if head.version <= 1:
+    target = undo_target(backend.actuals_history(), head.version) if head.version > 1 else 0
+    if target < 1:
         raise InputError(
             "The figures have no earlier version to go back to.", zh="数据没有可以退回的更早版本。"
         )
-    old = backend.load_actuals(version=head.version - 1).frame
-    return save_figures(
+    old = backend.load_actuals(version=target).frame
+    out = save_figures(
         backend,
         old,
         base_version=head.version,
         saved_by=saved_by,
-        message=f"restored version {head.version - 1}",
+        message=f"restored version {target}",
     )
+    return replace(out, restored=target) if out.saved else out
 
 
 def merge_figures(current: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
