@@ -35,7 +35,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from base.cells import neutralise
 from base.errors import InputError
 from layers.readers import EXCEL_SUFFIXES, RawTable, read_table
-from layers.safety import SITE_LIMITS, time_budget
+from layers.safety import MAX_SHEETS_READ, SITE_LIMITS, time_budget
 
 ACTUAL_COLUMNS = ("target_id", "period", "scope_code", "value", "source", "note")
 REJECT_COLUMNS = ("sheet", "row", "column", "value", "reason_zh", "reason_en")
@@ -406,6 +406,13 @@ def _tables(data: bytes, filename: str) -> list[_Table]:
         first = read_table(data, filename=filename)  # the file's own checks come first
         if PurePosixPath(filename.lower()).suffix in EXCEL_SUFFIXES:
             sheets = _filled_sheets(data)
+            if len(sheets) > MAX_SHEETS_READ:  # each sheet is read on its own: bounded work
+                raise InputError(
+                    f"{filename}: {len(sheets)} sheets hold data, more than the "
+                    f"{MAX_SHEETS_READ} read; put the figures in fewer sheets.",
+                    zh=f"{filename}: 有 {len(sheets)} 个工作表含数据, 超过读取上限 "
+                    f"{MAX_SHEETS_READ} 个; 请把数据放在较少的工作表中。",
+                )
             raws = [read_table(data, filename=filename, sheet=s) for s in sheets]
         else:
             sheets, raws = [""], [first]

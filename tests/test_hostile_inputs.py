@@ -31,6 +31,9 @@ import shapely
 from streamlit.testing.v1 import AppTest
 
 from base.errors import InputError
+from base.settings import PLAN_DIR
+from geo.loader import load_units
+from layers.actuals import read_actuals, read_indicators
 from layers.readers import _unique_headers, read_table
 from layers.safety import (
     BOUNDARY_LIMITS,
@@ -782,3 +785,16 @@ def test_the_dashboard_shows_the_refusal_in_the_page_language(lang):
     errors = [e.value for e in at.sidebar.error]
     sentence = "共 10,000 列" if lang == "zh" else "10,000 columns in row 1"
     assert any(sentence in e and "wide\\.csv" in e for e in errors), errors  # markdown-escaped
+
+
+def test_a_figures_workbook_of_many_filled_sheets_is_refused_at_once(tmp_path):
+    """Each sheet of a figures workbook is read on its own: more than the sheet limit is one
+    sentence, at once (a reviewer's 450 sheets ran into the 60 s budget)."""
+    data = _xlsx([small_sheet()] * (MAX_SHEETS_READ + 10))
+    indicators = read_indicators(PLAN_DIR / "indicators.csv")
+    counties = load_units().counties
+    started = time.monotonic()
+    with pytest.raises(InputError) as caught:
+        read_actuals(data, filename="表.xlsx", indicators=indicators, counties=counties)
+    assert time.monotonic() - started < 5
+    assert f"超过读取上限 {MAX_SHEETS_READ} 个" in caught.value.text("zh")
