@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from base.errors import InputError
+from base.errors import InputError, StoreError
 from base.settings import PLAN_DIR
 from geo.attainment import Plan
 from geo.backends import get_backend
@@ -283,7 +283,7 @@ def _history(lang: str) -> None:
     if st.button(_t("undo", lang), key=K_UNDO, disabled=version <= 1):
         try:
             out = undo_figures(backend, expected_version=version)
-        except InputError as exc:
+        except (InputError, StoreError) as exc:
             st.error(exc.text(lang))
             return
         if out.saved:

@@ -167,9 +167,17 @@ def _is_damage(exc: sqlite3.Error) -> bool:
     return _code(exc) in (_CORRUPT, _NOTADB)
 
 
-def store_error(exc: sqlite3.Error | OSError, path: Path) -> StoreError:
-    """One sentence for what went wrong with the store file, in both languages."""
+def store_error(exc: sqlite3.Error | OSError, path: Path, *, write: bool = True) -> StoreError:
+    """One sentence for what went wrong with the store file, in both languages (a read says
+    the data could not be read; only a save says nothing was saved)."""
     code = _code(exc) if isinstance(exc, sqlite3.Error) else 0
+    if not write and code not in (_BUSY, _LOCKED):
+        return StoreError(
+            f"The data store {path} cannot be read ({type(exc).__name__}; permissions or a "
+            f"failing disk): ask the administrator to check {DATA_DIR_ENV}.",
+            zh=f"数据存储 {path} 无法读取（{type(exc).__name__}；权限或磁盘故障），"
+            f"请管理员检查 {DATA_DIR_ENV}。",
+        )
     if code == _FULL or getattr(exc, "errno", None) == 28:
         return StoreError(
             f"The disk holding the data store ({path.parent}) is full: nothing was saved. Free "
@@ -294,9 +302,9 @@ class EmbeddedBackend:
                 self._create()
             conn = self._open()
         except sqlite3.Error as exc:
-            raise self._failure(exc) from None
+            raise self._failure(exc, write=write) from None
         except OSError as exc:
-            raise store_error(exc, self.path) from None
+            raise store_error(exc, self.path, write=write) from None
         try:
             self._verify(conn)
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
@@ -306,7 +314,7 @@ class EmbeddedBackend:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             _rollback(conn)
-            raise self._failure(exc) from None
+            raise self._failure(exc, write=write) from None
         except BaseException:
             _rollback(conn)
             raise
@@ -320,11 +328,11 @@ class EmbeddedBackend:
             p for p in self.path.parent.glob(pattern) if not p.name.endswith(("-wal", "-shm"))
         )
 
-    def _failure(self, exc: sqlite3.Error) -> StoreError:
+    def _failure(self, exc: sqlite3.Error, *, write: bool = True) -> StoreError:
         damaged = _is_damage(exc) or str(exc) == "quick_check failed"
         if damaged and self.path.exists():
             return StoreDamaged(self.path, self._set_aside())
-        return store_error(exc, self.path)
+        return store_error(exc, self.path, write=write)
 
     # -- boundaries and plan: the bundled files ------------------------------------------------
     def load_units(self) -> Units:
