@@ -54,7 +54,7 @@ from geo.backends._registry import (
     row_hash,
 )
 from geo.backends.files import BundledFiles, registry_csv
-from geo.backends.store import HISTORY_COLUMNS, ConflictError, RegistryLoad
+from geo.backends.store import HISTORY_COLUMNS, RegistryLoad, require_version
 from geo.boundaries import Units
 from geo.export import to_csv
 from layers.registry import SiteLoad, combine
@@ -402,14 +402,13 @@ class EmbeddedBackend:
         with self._transaction(write=True) as conn:
             head = _actuals_head(conn)
             current, saved_at, last_by = head if head else (self._seed_version(), None, "")
-            if int(current) != int(expected_version):
-                raise ConflictError(
-                    ACTUALS,
-                    expected=int(expected_version),
-                    current=int(current),
-                    saved_at=_time(saved_at),
-                    saved_by=last_by or "",
-                )
+            require_version(
+                ACTUALS,
+                expected=expected_version,
+                current=current,
+                saved_at=_time(saved_at),
+                saved_by=last_by,
+            )
             if head is None:
                 seeded = seed_figures(self.seed.plan_dir)
                 if [figure_hash(r) for r in seeded] == [figure_hash(r) for r in rows]:
@@ -519,14 +518,13 @@ class EmbeddedBackend:
                 seed_rows = records(shipped.sites)
             else:
                 current, saved_at, last_by = head
-            if int(current) != int(expected_version):
-                raise ConflictError(
-                    layer,
-                    expected=int(expected_version),
-                    current=int(current),
-                    saved_at=_time(saved_at),
-                    saved_by=last_by or "",
-                )
+            require_version(
+                layer,
+                expected=expected_version,
+                current=current,
+                saved_at=_time(saved_at),
+                saved_by=last_by,
+            )
             if seed_rows is not None:
                 if [row_hash(i, r) for i, r in enumerate(seed_rows)] == hashes:
                     return int(current)  # unchanged: nothing written

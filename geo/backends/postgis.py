@@ -53,9 +53,9 @@ from geo.backends.files import registry_csv
 from geo.backends.sql import polygons_digest
 from geo.backends.store import (
     HISTORY_COLUMNS,
-    ConflictError,
     RegistryLoad,
     connection_error,
+    require_version,
     schema_name,
 )
 from geo.boundaries import Units, as_multipolygons
@@ -675,14 +675,13 @@ class PostGISBackend:
                 "SELECT version, saved_at, saved_by FROM actuals_heads FOR UPDATE"
             ).fetchone()
             current, saved_at, last_by = head if head else (1, None, "")
-            if int(current) != int(expected_version):
-                raise ConflictError(
-                    ACTUALS,
-                    expected=int(expected_version),
-                    current=int(current),
-                    saved_at=saved_at,
-                    saved_by=last_by or "",
-                )
+            require_version(
+                ACTUALS,
+                expected=expected_version,
+                current=current,
+                saved_at=saved_at,
+                saved_by=last_by,
+            )
             if head is None:
                 seeded = self._seed_figures(conn)
                 if [figure_hash(r) for r in seeded] == [figure_hash(r) for r in rows]:
@@ -833,14 +832,13 @@ class PostGISBackend:
                 "WHERE layer = %s FOR UPDATE",
                 (layer,),
             ).fetchone()
-            if current != int(expected_version):
-                raise ConflictError(
-                    layer,
-                    expected=int(expected_version),
-                    current=int(current),
-                    saved_at=saved_at,
-                    saved_by=last_by or "",
-                )
+            require_version(
+                layer,
+                expected=expected_version,
+                current=current,
+                saved_at=saved_at,
+                saved_by=last_by,
+            )
             version = current + 1
             conn.execute(
                 "CREATE TEMP TABLE incoming (ord integer, row_hash text, "

@@ -66,6 +66,26 @@ class ConflictError(RuntimeError):
         return _clock(self.saved_at) if self.saved_at else ""
 
 
+def require_version(
+    what: str,
+    *,
+    expected: int,
+    current: int,
+    saved_at: datetime | None,
+    saved_by: str | None,
+) -> None:
+    """The optimistic check of every save: raise :class:`ConflictError` (who saved, when, which
+    version) unless the stored version is still the one the save was loaded from."""
+    if int(current) != int(expected):
+        raise ConflictError(
+            what,
+            expected=int(expected),
+            current=int(current),
+            saved_at=saved_at,
+            saved_by=saved_by or "",
+        )
+
+
 def _clock(moment: datetime) -> str:
     if moment.tzinfo is None:
         return moment.strftime("%H:%M")
