@@ -20,7 +20,8 @@ export XINING_REQUIRE_POSTGIS=1
 
 # The whole suite again, with boundaries, registries and plan read from (and saved to) PostGIS
 # because the environment says so, as in a deployment. Tests marked both_stores pick their
-# stores themselves and already ran on the files and on PostGIS above: not repeated.
+# stores themselves and already ran on the files and on PostGIS above, and store_free ones use
+# no store at all: neither is repeated.
 .venv/bin/python -m geo.db --url "$XINING_TEST_DATABASE_URL" --schema xining_ci load >/dev/null
 XINING_DATABASE_URL="$XINING_TEST_DATABASE_URL" XINING_DATABASE_SCHEMA=xining_ci \
-  .venv/bin/python -m pytest -q -m "not both_stores" "$@"
+  .venv/bin/python -m pytest -q -m "not both_stores and not store_free" "$@"

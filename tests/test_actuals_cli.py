@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.both_stores  # picks the embedded store itself (a data dir of its own)
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = (

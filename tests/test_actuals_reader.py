@@ -29,6 +29,9 @@ needs_libreoffice = pytest.mark.skipif(
     SOFFICE is None,
     reason="LibreOffice is not installed (Debian: apt-get install libreoffice-calc-nogui)",
 )
+
+pytestmark = pytest.mark.store_free
+
 SHEETS = [
     "说明",
     "（三）发展目标",

@@ -21,7 +21,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 from tests.test_browser import wait_idle  # noqa: E402
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.both_stores]
 
 MET = "#1a9850"  # geo.classify.STATUS_COLORS["met"]
 N_MET_JS = (

@@ -26,7 +26,7 @@ from tests.conftest import _embedded
 ROOT = Path(__file__).resolve().parents[1]
 MET = "#1a9850"  # geo.classify.STATUS_COLORS["met"]
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.both_stores]
 
 TABLE = (
     "指标,县区,年份,数值,来源,备注\n"

@@ -49,6 +49,8 @@ from layers.safety import (
     time_budget,
 )
 
+pytestmark = pytest.mark.store_free
+
 ROOT = Path(__file__).resolve().parents[1]
 SECONDS = 5.0  # the work one hostile file may cost before it is refused (or read)
 PEAK_MB = 500.0

@@ -21,7 +21,7 @@ from geo.backends import PostGISBackend
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cret-Pa55"
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.both_stores]
 
 MALFORMED = [
     f"postgresql://user:{SECRET}@[::1/db",  # an IPv6 host without its bracket

@@ -32,7 +32,7 @@ from tests.conftest import _embedded, _fresh
 ROOT = Path(__file__).resolve().parents[1]
 LAYER = "ecommerce"
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.both_stores]
 
 
 def _rows(tag: str, n: int = 4) -> pd.DataFrame:
