@@ -323,8 +323,11 @@ def test_first_and_next_visit_draw_the_map_offline(make_session, server, expecte
         f"{server.healthy_at - server.started_at:.1f}s; page open -> map painted: {load:.1f}s; "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
-    page.wait_for_load_state("networkidle")
+    # every request the page makes has been made once the script is idle and the images are in
+    # (a wait for "networkidle" also waits on long-lived connections it does not control)
+    wait_idle(page)
     frame.wait_for_function("() => [...document.images].every(i => i.complete)")
+    page.wait_for_timeout(1000)
 
     assert s.foreign_requests() == []
     assert any("/app/static/vendor/leaflet-1.9.4/leaflet.js" in u for u in s.requests)
