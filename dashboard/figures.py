@@ -9,11 +9,14 @@ started from: a colleague's save in between is a conflict, and nothing is writte
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
 from base.errors import InputError, StoreError
 from base.settings import PLAN_DIR
+from dashboard.upload import history_table
 from geo.attainment import Plan
 from geo.backends import get_backend
 from geo.backends.saving import SaveOutcome, merge_figures, save_figures, undo_figures
@@ -92,15 +95,6 @@ TEXT = {
     "column": ("列", "Column"),
     "cell": ("内容", "Value"),
     "reason": ("原因", "Reason"),
-}
-HISTORY_HEADERS = {
-    "version": ("版本", "Version"),
-    "saved_at": ("保存时间(UTC+8)", "Saved at (UTC+8)"),
-    "saved_by": ("保存人", "Saved by"),
-    "n_rows": ("数据条数", "Figures"),
-    "n_added": ("新增", "Added"),
-    "n_removed": ("删除", "Removed"),
-    "message": ("说明", "Note"),
 }
 
 
@@ -247,10 +241,11 @@ def _uploads(units: Units, plan: Plan, indicators: pd.DataFrame, lang: str) -> N
     counties = _counties(units)
     st.download_button(
         _t("template", lang),
-        data=template_workbook(indicators, plan.targets, counties),
+        data=partial(template_workbook, indicators, plan.targets, counties),  # built on click
         file_name="统计数据填报模板.xlsx" if lang == "zh" else "reported_figures_template.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="figures_template",
+        on_click="ignore",
     )
     up = st.file_uploader(_t("upload", lang), type=["xlsx", "csv"], key=K_UPLOAD)
     if up is None:
@@ -273,11 +268,7 @@ def _uploads(units: Units, plan: Plan, indicators: pd.DataFrame, lang: str) -> N
 
 def _history(lang: str) -> None:
     backend = get_backend()
-    log = backend.actuals_history().sort_values("version", ascending=False)
-    times = pd.to_datetime(log["saved_at"], utc=True, errors="coerce")
-    log["saved_at"] = times.dt.tz_convert("Asia/Shanghai").dt.strftime("%Y-%m-%d %H:%M")
-    index = 1 if lang == "en" else 0
-    log = log.fillna("").rename(columns={k: v[index] for k, v in HISTORY_HEADERS.items()})
+    log = history_table(backend.actuals_history(), lang, rows=("数据条数", "Figures"))
     st.dataframe(log, hide_index=True, key="figures_history")
     version = int(backend.load_actuals().version)
     if st.button(_t("undo", lang), key=K_UNDO, disabled=version <= 1):

@@ -242,7 +242,7 @@ def history_panel(lang: str) -> None:
         )
         current = layer_versions()[layer]
         st.dataframe(
-            _history_table(_history(layer, current), lang), hide_index=True, key="history_table"
+            history_table(_history(layer, current), lang), hide_index=True, key="history_table"
         )
         st.button(
             _t("undo", lang),
@@ -273,14 +273,18 @@ HISTORY_HEADERS = {
 }
 
 
-def _history_table(log: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """Newest version first, times on the planners' clock, headers in the page's language."""
+def history_table(
+    log: pd.DataFrame, lang: str, *, rows: tuple[str, str] = HISTORY_HEADERS["n_rows"]
+) -> pd.DataFrame:
+    """Newest version first, times on the planners' clock, headers in the page's language
+    (``rows``: what the row count is called, e.g. figures rather than sites)."""
     out = log.sort_values("version", ascending=False).reset_index(drop=True)
     times = pd.to_datetime(out["saved_at"], utc=True, errors="coerce")
     out["saved_at"] = times.dt.tz_convert(DISPLAY_TZ).dt.strftime("%Y-%m-%d %H:%M").fillna("")
     out = out.fillna("")
     index = 1 if lang == "en" else 0
-    return out.rename(columns={k: v[index] for k, v in HISTORY_HEADERS.items()})
+    headers = {**HISTORY_HEADERS, "n_rows": rows}
+    return out.rename(columns={k: v[index] for k, v in headers.items()})
 
 
 def _undo(layer: str, shown: int) -> None:
